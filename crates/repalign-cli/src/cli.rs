@@ -1,0 +1,67 @@
+//! The command-line contract. Other tools script against it: keep it stable.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Representation-alignment distances between images, as seen by a frozen teacher.
+#[derive(Debug, Parser)]
+#[command(name = "repalign", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The RepAlign loss between an output image and a target image.
+    Compare(CompareArgs),
+    /// List the taps a teacher records (index, name, kind, output shape).
+    Layers(LayersArgs),
+}
+
+/// Which teacher, with which weights, at which input size.
+#[derive(Debug, Args)]
+pub struct TeacherArgs {
+    /// Teacher name, e.g. `vgg16`, `vgg19_bn`, or the family `vgg` to infer the variant.
+    #[arg(long)]
+    pub teacher: String,
+    /// Safetensors weights in the reference implementation's key layout.
+    #[arg(long)]
+    pub weights: PathBuf,
+    /// Preprocessing size: Resize(S, bicubic, antialias) then CenterCrop(S)
+    /// [default: the teacher's preset, 224].
+    #[arg(long, conflicts_with = "no_resize")]
+    pub size: Option<usize>,
+    /// Feed images at their own size (normalisation only).
+    #[arg(long)]
+    pub no_resize: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The student's output (PNG or JPEG).
+    pub output: PathBuf,
+    /// The ground truth (PNG or JPEG).
+    pub target: PathBuf,
+    #[command(flatten)]
+    pub teacher: TeacherArgs,
+    /// Layer weighting: none, exp (the seed's use_weight) or linear.
+    #[arg(long, default_value = "none")]
+    pub weighting: String,
+    /// Features are L2-normalised in groups of this many neighbours.
+    #[arg(long, default_value_t = 2)]
+    pub group_size: usize,
+    /// Print the loss and its per-layer parts as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Write d(loss)/d(output pixels in [0,1]) as a float32 .npy of shape (1,3,H,W).
+    #[arg(long, value_name = "FILE.npy")]
+    pub grad_out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LayersArgs {
+    #[command(flatten)]
+    pub teacher: TeacherArgs,
+}

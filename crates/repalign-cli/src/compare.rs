@@ -1,0 +1,121 @@
+//! `repalign compare OUTPUT TARGET`: the loss of one pair, as a number or JSON, and
+//! optionally its gradient with respect to the output's pixels.
+
+use std::io::Write;
+
+use repalign::{LossConfig, LossReport, Weighting};
+use serde::Serialize;
+
+use crate::backend;
+use crate::cli::CompareArgs;
+use crate::error::CliError;
+use crate::image_io;
+use crate::npy;
+use crate::teacher_args::build_loss;
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    loss: f64,
+    teacher: &'a str,
+    layers: Vec<JsonLayer<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonLayer<'a> {
+    name: &'a str,
+    kind: &'a str,
+    shape: &'a [usize],
+    sum: f64,
+    elements: u64,
+    weight: f64,
+}
+
+pub fn run(args: &CompareArgs) -> Result<(), CliError> {
+    let weighting = Weighting::parse(&args.weighting).ok_or_else(|| {
+        CliError::Usage(format!(
+            "--weighting must be none, exp or linear, not `{}`",
+            args.weighting
+        ))
+    })?;
+    let config = LossConfig::default()
+        .with_group_size(args.group_size)?
+        .with_weighting(weighting);
+    let device = backend::device();
+    let loss = build_loss(&args.teacher, config, &device)?;
+
+    let autodiff = device.clone().autodiff();
+    let output = image_io::load(&args.output, &autodiff)?;
+    let target = image_io::load(&args.target, &device)?;
+    let output = if args.grad_out.is_some() {
+        output.require_grad()
+    } else {
+        output
+    };
+    check_sizes(&loss, &output.dims(), &target.dims())?;
+
+    let report = loss.loss_for(&output, &target)?;
+    let value = report.value()?;
+    print_report(args, loss.teacher().name(), value, &report)?;
+
+    if let Some(path) = &args.grad_out {
+        let grads = report.total.backward();
+        let grad = output
+            .grad(&grads)
+            .ok_or_else(|| CliError::Usage("no gradient reached the output image".into()))?;
+        let shape = grad.dims();
+        let values = grad
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .map_err(|e| repalign::Error::Backend(format!("{e:?}")))?;
+        npy::write_f32(path, &shape, &values)?;
+    }
+    Ok(())
+}
+
+/// Output and target must reach the teacher at the same size.
+fn check_sizes(
+    loss: &repalign::RepAlignLoss,
+    output: &[usize; 4],
+    target: &[usize; 4],
+) -> Result<(), CliError> {
+    let preprocess = loss.preprocess();
+    let out = preprocess.output_size(output[2], output[3]);
+    let tgt = preprocess.output_size(target[2], target[3]);
+    if out != tgt {
+        return Err(CliError::Usage(format!(
+            "output is {}x{} and target {}x{} pixels, which reach the teacher at {}x{} and {}x{}; \
+             use the same size, or drop --no-resize",
+            output[2], output[3], target[2], target[3], out.0, out.1, tgt.0, tgt.1
+        )));
+    }
+    Ok(())
+}
+
+fn print_report(args: &CompareArgs, teacher: &str, value: f64, report: &LossReport) -> Result<(), CliError> {
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        let sums = report.layer_sums()?;
+        let json = JsonReport {
+            loss: value,
+            teacher,
+            layers: report
+                .layers
+                .iter()
+                .zip(sums)
+                .map(|(layer, sum)| JsonLayer {
+                    name: &layer.info.name,
+                    kind: layer.info.kind.as_str(),
+                    shape: &layer.info.shape,
+                    sum,
+                    elements: layer.elements,
+                    weight: layer.weight,
+                })
+                .collect(),
+        };
+        let text = serde_json::to_string(&json).map_err(|e| CliError::Usage(e.to_string()))?;
+        writeln!(stdout, "{text}").map_err(CliError::stdout)
+    } else {
+        writeln!(stdout, "{value}").map_err(CliError::stdout)
+    }
+}

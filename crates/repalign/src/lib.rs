@@ -1,0 +1,57 @@
+//! # repalign
+//!
+//! Representation-alignment losses on [burn]: a frozen, pretrained *teacher* network
+//! looks at the student's output and at the ground truth; the outputs of its Conv2d
+//! and Linear layers (the *taps*) are compared in small L2-normalised groups, and the
+//! gradient flows back through the teacher to the student's output.
+//!
+//! The numbers follow the PyTorch `RepAlignLoss` exactly (see `SPEC.md`):
+//! `loss = Σ_i w_i S_i / Σ_i N_i`.
+//!
+//! ## A training step
+//!
+//! ```
+//! use burn::tensor::{Device, Distribution, Tensor};
+//! use repalign::{LossConfig, RepAlignLoss, Weighting, WeightStore, teacher};
+//!
+//! # fn main() -> Result<(), repalign::Error> {
+//! let device = Device::flex();
+//! # let weights = repalign::testing::random_vgg(teacher::VggVariant { depth: 11, batch_norm: false }, 0);
+//! // let weights = WeightStore::from_file("vgg11.safetensors")?;
+//! let teacher = teacher::load("vgg11", weights, &device)?;
+//! let loss = RepAlignLoss::new(teacher, LossConfig::default().with_weighting(Weighting::Exp))
+//!     .with_preprocess(repalign::preprocess::Preprocess::identity());
+//!
+//! // A one-parameter "student": its output is the input scaled by `gain`.
+//! let autodiff = device.clone().autodiff();
+//! let gain = Tensor::<1>::from_floats([0.5], &autodiff).require_grad();
+//! let input = Tensor::<4>::random([1, 3, 32, 32], Distribution::Default, &autodiff);
+//! let output = input.clone() * gain.clone().reshape([1, 1, 1, 1]);
+//! let ground_truth = input;
+//!
+//! let target = loss.target_features(&ground_truth)?; // no tape; reusable across steps
+//! let report = loss.loss(&loss.features(&output)?, &target)?;
+//! let grads = report.total.backward();
+//! let grad = gain.grad(&grads).expect("the student receives a gradient");
+//! assert!(grad.into_scalar::<f32>().is_finite());
+//! # Ok(())
+//! # }
+//! ```
+
+#![warn(missing_docs)]
+
+mod error;
+mod features;
+mod loss;
+pub mod preprocess;
+mod taps;
+pub mod teacher;
+pub mod testing;
+mod weights;
+
+pub use error::{Error, Result};
+pub use features::Features;
+pub use loss::{LayerLoss, LossConfig, LossReport, RepAlignLoss, Weighting};
+pub use taps::{LayerKind, Tap, TapInfo, TapSelector, Taps};
+pub use teacher::Teacher;
+pub use weights::WeightStore;

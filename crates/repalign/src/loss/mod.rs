@@ -1,0 +1,189 @@
+//! The representation-alignment loss (SPEC §3–§5).
+
+mod config;
+mod grouped;
+mod report;
+
+use burn::tensor::Tensor;
+
+pub use config::{LossConfig, Weighting};
+pub use report::{LayerLoss, LossReport};
+
+use crate::error::{Error, Result};
+use crate::features::Features;
+use crate::preprocess::Preprocess;
+use crate::taps::{TapInfo, TapSelector, Taps};
+use crate::teacher::Teacher;
+
+/// A frozen teacher, its preprocessing, the tap selection and the loss settings.
+///
+/// Prepare targets once with [`target_features`](Self::target_features) (no autodiff
+/// tape), compare many times with [`loss`](Self::loss); or call
+/// [`loss_for`](Self::loss_for) for both passes at once.
+#[derive(Debug)]
+pub struct RepAlignLoss {
+    teacher: Box<dyn Teacher>,
+    preprocess: Preprocess,
+    selector: TapSelector,
+    config: LossConfig,
+}
+
+impl RepAlignLoss {
+    /// A loss with the teacher's own preprocessing and the default taps (Conv2d + Linear).
+    pub fn new(teacher: Box<dyn Teacher>, config: LossConfig) -> Self {
+        RepAlignLoss {
+            preprocess: teacher.preprocess(),
+            teacher,
+            selector: TapSelector::default(),
+            config,
+        }
+    }
+
+    /// Replaces the preprocessing.
+    pub fn with_preprocess(mut self, preprocess: Preprocess) -> Self {
+        self.preprocess = preprocess;
+        self
+    }
+
+    /// Replaces the tap selection.
+    pub fn with_selector(mut self, selector: TapSelector) -> Self {
+        self.selector = selector;
+        self
+    }
+
+    /// The teacher.
+    pub fn teacher(&self) -> &dyn Teacher {
+        self.teacher.as_ref()
+    }
+
+    /// The preprocessing in use.
+    pub fn preprocess(&self) -> &Preprocess {
+        &self.preprocess
+    }
+
+    /// The loss settings.
+    pub fn config(&self) -> &LossConfig {
+        &self.config
+    }
+
+    /// Teacher taps of the student's output `(B, 3, H, W)`, on the autodiff tape when
+    /// `image` is (the seed's `MakeData(output)`).
+    ///
+    /// # Errors
+    /// Wrong channel count, empty batch, NaN/Inf values, or a size the teacher cannot take.
+    pub fn features(&self, image: &Tensor<4>) -> Result<Features> {
+        self.run_teacher(image.clone(), "output image")
+    }
+
+    /// Teacher taps of a ground truth, computed without an autodiff tape; they are
+    /// constants of the loss and can be reused across steps.
+    ///
+    /// # Errors
+    /// As [`features`](Self::features).
+    pub fn target_features(&self, image: &Tensor<4>) -> Result<Features> {
+        self.run_teacher(image.clone().inner(), "target image")
+    }
+
+    /// Name, kind and output shape of every tap for a `(1, 3, height, width)` image
+    /// (before preprocessing), by running the teacher once on zeros.
+    ///
+    /// # Errors
+    /// As [`features`](Self::features).
+    pub fn tap_infos(
+        &self,
+        height: usize,
+        width: usize,
+        device: &burn::tensor::Device,
+    ) -> Result<Vec<TapInfo>> {
+        let zeros = Tensor::<4>::zeros([1, 3, height, width], device).inner();
+        Ok(self.run_teacher(zeros, "image")?.infos())
+    }
+
+    fn run_teacher(&self, image: Tensor<4>, argument: &str) -> Result<Features> {
+        let [batch, channels, height, width] = image.dims();
+        if batch == 0 || channels != 3 || height == 0 || width == 0 {
+            return Err(Error::Shape {
+                argument: argument.to_owned(),
+                expected: "(B, 3, H, W) with B, H, W > 0".into(),
+                actual: vec![batch, channels, height, width],
+            });
+        }
+        let finite = image
+            .clone()
+            .is_finite()
+            .all()
+            .try_into_scalar::<bool>()
+            .map_err(|e| Error::Backend(format!("{e:?}")))?;
+        if !finite {
+            return Err(Error::NonFinite {
+                argument: argument.to_owned(),
+            });
+        }
+        let (in_height, in_width) = self.preprocess.output_size(height, width);
+        self.teacher.check_input(in_height, in_width)?;
+        let input = self.preprocess.apply(image)?;
+        let mut taps = Taps::new(&self.selector);
+        self.teacher.forward(input, &mut taps);
+        Ok(Features::new(taps.into_vec(), batch))
+    }
+
+    /// The loss between output-side and target-side features (the seed's `forward`).
+    /// The target is detached whatever its origin.
+    ///
+    /// # Errors
+    /// [`Error::FeatureMismatch`] when the two lists differ in length, names or shapes;
+    /// [`Error::Config`] for a custom weighting of the wrong length.
+    pub fn loss(&self, output: &Features, target: &Features) -> Result<LossReport> {
+        if output.len() != target.len() {
+            return Err(Error::FeatureMismatch(format!(
+                "{} output taps vs {} target taps",
+                output.len(),
+                target.len()
+            )));
+        }
+        if output.is_empty() {
+            return Err(Error::FeatureMismatch(
+                "the teacher recorded no taps; check the tap selection".into(),
+            ));
+        }
+        let weights = self.config.weighting().weights(output.len())?;
+        let mut layers = Vec::with_capacity(output.len());
+        for ((out, tgt), weight) in output.taps().iter().zip(target.taps()).zip(weights) {
+            if out.info.name != tgt.info.name || out.info.shape != tgt.info.shape {
+                return Err(Error::FeatureMismatch(format!(
+                    "tap `{}` {:?} vs `{}` {:?} (output and target must have the same batch size and image size)",
+                    out.info.name, out.info.shape, tgt.info.name, tgt.info.shape
+                )));
+            }
+            let target_value = tgt.value.clone().detach();
+            let (sum, elements) =
+                grouped::grouped_alignment(out.value.clone(), target_value, self.config.group_size());
+            layers.push(LayerLoss {
+                info: out.info.clone(),
+                sum,
+                elements,
+                weight,
+            });
+        }
+        let elements: u64 = layers.iter().map(|l| l.elements).sum();
+        let weighted = layers
+            .iter()
+            .map(|l| l.sum.clone() * l.weight)
+            .reduce(|a, b| a + b)
+            .ok_or_else(|| Error::FeatureMismatch("no taps".into()))?;
+        Ok(LossReport {
+            total: weighted / elements as f64,
+            layers,
+        })
+    }
+
+    /// Both teacher passes and the loss in one call: `output` on the tape, `target` not.
+    ///
+    /// # Errors
+    /// As [`features`](Self::features) and [`loss`](Self::loss).
+    pub fn loss_for(&self, output: &Tensor<4>, target: &Tensor<4>) -> Result<LossReport> {
+        let target = self.target_features(target)?;
+        let output = self.features(output)?;
+        self.loss(&output, &target)
+    }
+}

@@ -1,0 +1,99 @@
+//! Differentiable preprocessing between the student's image and the teacher
+//! (the seed's `normalize` transform): resize, center crop, normalise.
+
+mod crop;
+mod normalize;
+pub mod resample;
+mod resize;
+
+use burn::tensor::Tensor;
+
+pub use crop::CenterCrop;
+pub use normalize::Normalize;
+pub use resample::Interpolation;
+pub use resize::{Resize, ResizeTarget};
+
+use crate::error::Result;
+
+/// One preprocessing step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// `transforms.Resize`.
+    Resize(Resize),
+    /// `transforms.CenterCrop`.
+    CenterCrop(CenterCrop),
+    /// `transforms.Normalize`.
+    Normalize(Normalize),
+}
+
+/// A `transforms.Compose` of steps, applied in order on the autodiff path.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Preprocess {
+    steps: Vec<Step>,
+}
+
+impl Preprocess {
+    /// No steps: the image goes to the teacher as it is.
+    pub fn identity() -> Self {
+        Preprocess::default()
+    }
+
+    /// Appends a step.
+    pub fn then(mut self, step: Step) -> Self {
+        self.steps.push(step);
+        self
+    }
+
+    /// The usual ImageNet pipeline: `Resize(size, bicubic, antialias)`,
+    /// `CenterCrop(size)`, `Normalize(mean, std)`.
+    pub fn resize_crop_normalize(size: usize, normalize: Normalize) -> Self {
+        Preprocess::identity()
+            .then(Step::Resize(Resize::shorter_side(size, Interpolation::Bicubic)))
+            .then(Step::CenterCrop(CenterCrop::square(size)))
+            .then(Step::Normalize(normalize))
+    }
+
+    /// The same pipeline without the resize and crop steps (the image keeps its size).
+    pub fn without_resizing(&self) -> Self {
+        Preprocess {
+            steps: self
+                .steps
+                .iter()
+                .filter(|step| matches!(step, Step::Normalize(_)))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// The steps, in order.
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    /// The `(height, width)` an input of the given size has after preprocessing.
+    pub fn output_size(&self, mut height: usize, mut width: usize) -> (usize, usize) {
+        for step in &self.steps {
+            match step {
+                Step::Resize(resize) => (height, width) = resize.target.output_size(height, width),
+                Step::CenterCrop(crop) => (height, width) = (crop.height, crop.width),
+                Step::Normalize(_) => {}
+            }
+        }
+        (height, width)
+    }
+
+    /// Applies every step.
+    ///
+    /// # Errors
+    /// [`crate::Error::Shape`] when a crop is larger than the image.
+    pub fn apply(&self, mut image: Tensor<4>) -> Result<Tensor<4>> {
+        for step in &self.steps {
+            image = match step {
+                Step::Resize(resize) => resize.apply(image),
+                Step::CenterCrop(crop) => crop.apply(image)?,
+                Step::Normalize(normalize) => normalize.apply(image),
+            };
+        }
+        Ok(image)
+    }
+}

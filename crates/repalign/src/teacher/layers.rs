@@ -1,0 +1,215 @@
+//! Frozen building blocks with PyTorch paths: each layer knows its module path and
+//! records its own output in the [`Taps`].
+//!
+//! Weights are plain constant tensors (not `Param`s): the teacher never trains, so
+//! burn's autodiff records no gradient work for them, only for the input.
+
+use burn::tensor::{Device, Tensor, activation, module, ops::ConvOptions};
+
+use crate::error::Result;
+use crate::taps::{LayerKind, Taps};
+use crate::weights::WeightStore;
+
+/// `nn.Conv2d`.
+#[derive(Debug, Clone)]
+pub(crate) struct Conv2d {
+    path: String,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<2>,
+}
+
+/// Shape and options of a convolution, as `nn.Conv2d` takes them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConvSpec {
+    pub in_channels: usize,
+    pub out_channels: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+    pub groups: usize,
+    pub bias: bool,
+}
+
+impl ConvSpec {
+    /// A `kernel`x`kernel` convolution with stride 1, `padding`, bias, one group.
+    pub fn new(in_channels: usize, out_channels: usize, kernel: usize, padding: usize) -> Self {
+        ConvSpec {
+            in_channels,
+            out_channels,
+            kernel,
+            stride: 1,
+            padding,
+            groups: 1,
+            bias: true,
+        }
+    }
+}
+
+impl Conv2d {
+    /// Takes `{path}.weight` (and `{path}.bias`) from the store.
+    pub fn load(store: &mut WeightStore, device: &Device, path: String, spec: ConvSpec) -> Result<Self> {
+        let weight = store.take(
+            &format!("{path}.weight"),
+            [
+                spec.out_channels,
+                spec.in_channels / spec.groups,
+                spec.kernel,
+                spec.kernel,
+            ],
+            device,
+        )?;
+        let bias = if spec.bias {
+            Some(store.take(&format!("{path}.bias"), [spec.out_channels], device)?)
+        } else {
+            None
+        };
+        let options = ConvOptions::new([spec.stride; 2], [spec.padding; 2], [1, 1], spec.groups);
+        Ok(Conv2d {
+            path,
+            weight,
+            bias,
+            options,
+        })
+    }
+
+    /// The convolution alone.
+    fn apply(&self, input: Tensor<4>) -> Tensor<4> {
+        module::conv2d(
+            input,
+            self.weight.clone(),
+            self.bias.clone(),
+            self.options.clone(),
+        )
+    }
+
+    /// Convolves and records the output.
+    pub fn forward(&self, input: Tensor<4>, taps: &mut Taps) -> Tensor<4> {
+        let output = self.apply(input);
+        taps.record(&self.path, LayerKind::Conv2d, &output);
+        output
+    }
+
+    /// Convolves, then applies a ReLU that PyTorch runs *in place* (`nn.ReLU(inplace=True)`
+    /// at `relu_path`).
+    ///
+    /// The conv's forward hook stored the very tensor the ReLU then overwrites, so by
+    /// the time the loss reads it, the conv tap holds the rectified values. We record
+    /// that same value to stay number-for-number with the reference.
+    pub fn forward_relu_in_place(&self, input: Tensor<4>, relu_path: &str, taps: &mut Taps) -> Tensor<4> {
+        relu_in_place(
+            self.apply(input),
+            (&self.path, LayerKind::Conv2d),
+            relu_path,
+            taps,
+        )
+    }
+}
+
+/// `nn.Linear`.
+#[derive(Debug, Clone)]
+pub(crate) struct Linear {
+    path: String,
+    /// Stored as `(in, out)`, burn's layout (PyTorch keeps `(out, in)`).
+    weight: Tensor<2>,
+    bias: Option<Tensor<1>>,
+}
+
+impl Linear {
+    /// Takes `{path}.weight` `(out, in)` and `{path}.bias` from the store.
+    pub fn load(
+        store: &mut WeightStore,
+        device: &Device,
+        path: String,
+        in_features: usize,
+        out_features: usize,
+    ) -> Result<Self> {
+        let weight = store
+            .take(&format!("{path}.weight"), [out_features, in_features], device)?
+            .transpose();
+        let bias = Some(store.take(&format!("{path}.bias"), [out_features], device)?);
+        Ok(Linear { path, weight, bias })
+    }
+
+    fn apply<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
+        module::linear(input, self.weight.clone(), self.bias.clone())
+    }
+
+    /// Applies the layer and records the output.
+    pub fn forward<const D: usize>(&self, input: Tensor<D>, taps: &mut Taps) -> Tensor<D> {
+        let output = self.apply(input);
+        taps.record(&self.path, LayerKind::Linear, &output);
+        output
+    }
+
+    /// Like [`Conv2d::forward_relu_in_place`], for a Linear followed by an in-place ReLU.
+    pub fn forward_relu_in_place<const D: usize>(
+        &self,
+        input: Tensor<D>,
+        relu_path: &str,
+        taps: &mut Taps,
+    ) -> Tensor<D> {
+        relu_in_place(
+            self.apply(input),
+            (&self.path, LayerKind::Linear),
+            relu_path,
+            taps,
+        )
+    }
+}
+
+/// `nn.BatchNorm2d` in eval mode, folded to `x * scale + shift` the way PyTorch's CPU
+/// kernel evaluates it (`scale = γ / √(var + ε)`, `shift = β − mean · scale`).
+#[derive(Debug, Clone)]
+pub(crate) struct BatchNorm2d {
+    path: String,
+    scale: Tensor<4>,
+    shift: Tensor<4>,
+}
+
+impl BatchNorm2d {
+    /// Takes the four statistics tensors of `path` (and skips `num_batches_tracked`).
+    pub fn load(
+        store: &mut WeightStore,
+        device: &Device,
+        path: String,
+        channels: usize,
+        eps: f64,
+    ) -> Result<Self> {
+        let gamma = store.take(&format!("{path}.weight"), [channels], device)?;
+        let beta = store.take(&format!("{path}.bias"), [channels], device)?;
+        let mean = store.take(&format!("{path}.running_mean"), [channels], device)?;
+        let var = store.take(&format!("{path}.running_var"), [channels], device)?;
+        store.skip(&format!("{path}.num_batches_tracked"));
+        let scale = gamma / (var + eps).sqrt();
+        let shift = beta - mean * scale.clone();
+        Ok(BatchNorm2d {
+            path,
+            scale: scale.reshape([1, channels as i64, 1, 1]),
+            shift: shift.reshape([1, channels as i64, 1, 1]),
+        })
+    }
+
+    fn apply(&self, input: Tensor<4>) -> Tensor<4> {
+        input * self.scale.clone() + self.shift.clone()
+    }
+
+    /// Normalises, then an in-place ReLU (see [`Conv2d::forward_relu_in_place`]).
+    pub fn forward_relu_in_place(&self, input: Tensor<4>, relu_path: &str, taps: &mut Taps) -> Tensor<4> {
+        relu_in_place(self.apply(input), (&self.path, LayerKind::Norm), relu_path, taps)
+    }
+}
+
+/// `nn.ReLU(inplace=True)` applied to the output of `layer`: both the layer's tap and
+/// the ReLU's tap end up holding the rectified tensor, as PyTorch's hook list does.
+fn relu_in_place<const D: usize>(
+    output: Tensor<D>,
+    (layer_path, layer_kind): (&str, LayerKind),
+    relu_path: &str,
+    taps: &mut Taps,
+) -> Tensor<D> {
+    let output = activation::relu(output);
+    taps.record(layer_path, layer_kind, &output);
+    taps.record(relu_path, LayerKind::Relu, &output);
+    output
+}

@@ -1,0 +1,337 @@
+//! torchvision VGG 11/13/16/19, with and without BatchNorm.
+//!
+//! `features` is a flat `nn.Sequential` whose indices are the module paths: conv,
+//! [BatchNorm], ReLU(inplace=True), and MaxPool2d(2, 2) after each stage. A weight file
+//! with `classifier.*` keys builds the whole network: `AdaptiveAvgPool2d(7)`, then
+//! Linear-ReLU-Dropout twice and the last Linear (taps `classifier.{0,3,6}`).
+
+use burn::tensor::{Device, Tensor, module, ops::MaxPoolOptions};
+
+use super::Teacher;
+use super::layers::{BatchNorm2d, Conv2d, ConvSpec, Linear};
+use crate::error::{Error, Result};
+use crate::preprocess::Normalize;
+use crate::taps::Taps;
+use crate::weights::WeightStore;
+
+/// Output channels per conv; `None` is a 2x2 max-pool (torchvision's `cfgs`).
+fn stage_config(depth: usize) -> Option<&'static [Option<usize>]> {
+    const M: Option<usize> = None;
+    const A: &[Option<usize>] = &[
+        Some(64),
+        M,
+        Some(128),
+        M,
+        Some(256),
+        Some(256),
+        M,
+        Some(512),
+        Some(512),
+        M,
+        Some(512),
+        Some(512),
+        M,
+    ];
+    const B: &[Option<usize>] = &[
+        Some(64),
+        Some(64),
+        M,
+        Some(128),
+        Some(128),
+        M,
+        Some(256),
+        Some(256),
+        M,
+        Some(512),
+        Some(512),
+        M,
+        Some(512),
+        Some(512),
+        M,
+    ];
+    const D: &[Option<usize>] = &[
+        Some(64),
+        Some(64),
+        M,
+        Some(128),
+        Some(128),
+        M,
+        Some(256),
+        Some(256),
+        Some(256),
+        M,
+        Some(512),
+        Some(512),
+        Some(512),
+        M,
+        Some(512),
+        Some(512),
+        Some(512),
+        M,
+    ];
+    const E: &[Option<usize>] = &[
+        Some(64),
+        Some(64),
+        M,
+        Some(128),
+        Some(128),
+        M,
+        Some(256),
+        Some(256),
+        Some(256),
+        Some(256),
+        M,
+        Some(512),
+        Some(512),
+        Some(512),
+        Some(512),
+        M,
+        Some(512),
+        Some(512),
+        Some(512),
+        Some(512),
+        M,
+    ];
+    match depth {
+        11 => Some(A),
+        13 => Some(B),
+        16 => Some(D),
+        19 => Some(E),
+        _ => None,
+    }
+}
+
+/// Which VGG.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VggVariant {
+    /// 11, 13, 16 or 19 weight layers.
+    pub depth: usize,
+    /// BatchNorm after every conv (`vggNN_bn`).
+    pub batch_norm: bool,
+}
+
+impl VggVariant {
+    /// Parses `vgg16`, `vgg19_bn`, ….
+    pub fn parse(name: &str) -> Option<Self> {
+        let rest = name.strip_prefix("vgg")?;
+        let (depth, batch_norm) = match rest.strip_suffix("_bn") {
+            Some(depth) => (depth, true),
+            None => (rest, false),
+        };
+        let depth = depth.parse().ok()?;
+        stage_config(depth)?;
+        Some(VggVariant { depth, batch_norm })
+    }
+
+    /// Reads the variant off the keys of a torchvision VGG state dict.
+    pub fn infer(store: &WeightStore) -> Result<Self> {
+        let convs = (0..64)
+            .filter(|i| {
+                store
+                    .shape(&format!("features.{i}.weight"))
+                    .is_some_and(|s| s.len() == 4)
+            })
+            .count();
+        let batch_norm = store.contains("features.1.running_mean");
+        let depth = convs + 3;
+        match stage_config(depth) {
+            Some(_) => Ok(VggVariant { depth, batch_norm }),
+            None => Err(Error::Architecture {
+                origin: store.origin().to_owned(),
+                reason: format!(
+                    "found {convs} `features.N` convolutions, which is no torchvision VGG (8, 10, 13 or 16)"
+                ),
+            }),
+        }
+    }
+
+    /// Output channels per conv in order; `None` marks a 2x2 max-pool.
+    pub fn stages(self) -> impl Iterator<Item = Option<usize>> {
+        stage_config(self.depth).unwrap_or(&[]).iter().copied()
+    }
+
+    fn name(self) -> String {
+        format!("vgg{}{}", self.depth, if self.batch_norm { "_bn" } else { "" })
+    }
+}
+
+#[derive(Debug, Clone)]
+enum FeatureLayer {
+    Conv {
+        conv: Conv2d,
+        norm: Option<BatchNorm2d>,
+        relu_path: String,
+    },
+    MaxPool,
+}
+
+#[derive(Debug, Clone)]
+struct Classifier {
+    fc1: Linear,
+    fc2: Linear,
+    fc3: Linear,
+}
+
+/// A torchvision VGG teacher.
+#[derive(Debug, Clone)]
+pub struct Vgg {
+    name: String,
+    features: Vec<FeatureLayer>,
+    classifier: Option<Classifier>,
+}
+
+/// Spatial size of the last feature map that `classifier.0` expects.
+const POOLED: usize = 7;
+
+impl Vgg {
+    /// Builds `variant` from torchvision keys. `features.*` alone gives the feature
+    /// extractor; with `classifier.*` the whole network. Every key must be used.
+    ///
+    /// # Errors
+    /// Any missing, unexpected or mis-shaped key.
+    pub fn load(variant: VggVariant, mut store: WeightStore, device: &Device) -> Result<Self> {
+        let config = stage_config(variant.depth)
+            .ok_or_else(|| Error::Config(format!("no VGG of depth {}", variant.depth)))?;
+        let mut features = Vec::new();
+        let mut index = 0;
+        let mut channels = 3;
+        for stage in config {
+            match stage {
+                None => {
+                    features.push(FeatureLayer::MaxPool);
+                    index += 1;
+                }
+                Some(out) => {
+                    let conv = Conv2d::load(
+                        &mut store,
+                        device,
+                        format!("features.{index}"),
+                        ConvSpec::new(channels, *out, 3, 1),
+                    )?;
+                    let norm = if variant.batch_norm {
+                        index += 1;
+                        Some(BatchNorm2d::load(
+                            &mut store,
+                            device,
+                            format!("features.{index}"),
+                            *out,
+                            1e-5,
+                        )?)
+                    } else {
+                        None
+                    };
+                    features.push(FeatureLayer::Conv {
+                        conv,
+                        norm,
+                        relu_path: format!("features.{}", index + 1),
+                    });
+                    index += 2;
+                    channels = *out;
+                }
+            }
+        }
+        let classifier = if store.keys().any(|k| k.starts_with("classifier.")) {
+            // torchvision uses 4096 hidden units and 1000 classes; other widths (e.g. a
+            // fine-tuned head) keep the same structure, so read them off the shapes.
+            let hidden = store.shape("classifier.0.weight").map_or(4096, |s| s[0]);
+            let classes = store.shape("classifier.6.weight").map_or(1000, |s| s[0]);
+            Some(Classifier {
+                fc1: Linear::load(
+                    &mut store,
+                    device,
+                    "classifier.0".into(),
+                    channels * POOLED * POOLED,
+                    hidden,
+                )?,
+                fc2: Linear::load(&mut store, device, "classifier.3".into(), hidden, hidden)?,
+                fc3: Linear::load(&mut store, device, "classifier.6".into(), hidden, classes)?,
+            })
+        } else {
+            None
+        };
+        store.finish()?;
+        Ok(Vgg {
+            name: variant.name(),
+            features,
+            classifier,
+        })
+    }
+}
+
+impl Teacher for Vgg {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn normalize(&self) -> Normalize {
+        Normalize::IMAGENET
+    }
+
+    fn check_input(&self, height: usize, width: usize) -> Result<()> {
+        // Five 2x2 max-pools must each see at least one full window.
+        if height < 32 || width < 32 {
+            return Err(Error::InputSize {
+                teacher: self.name.clone(),
+                height,
+                width,
+                reason: "VGG needs at least 32 pixels per side (five 2x2 max-pools)".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn forward(&self, input: Tensor<4>, taps: &mut Taps) {
+        let mut x = input;
+        for layer in &self.features {
+            x = match layer {
+                FeatureLayer::Conv {
+                    conv,
+                    norm: None,
+                    relu_path,
+                } => conv.forward_relu_in_place(x, relu_path, taps),
+                FeatureLayer::Conv {
+                    conv,
+                    norm: Some(norm),
+                    relu_path,
+                } => {
+                    let x = conv.forward(x, taps);
+                    norm.forward_relu_in_place(x, relu_path, taps)
+                }
+                FeatureLayer::MaxPool => module::max_pool2d(x, MaxPoolOptions::new([2, 2])),
+            };
+        }
+        if let Some(classifier) = &self.classifier {
+            let x = module::adaptive_avg_pool2d(x, [POOLED, POOLED]);
+            let x: Tensor<2> = x.flatten(1, 3);
+            // Dropout (classifier.2, .5) is the identity in eval mode.
+            let x = classifier.fc1.forward_relu_in_place(x, "classifier.1", taps);
+            let x = classifier.fc2.forward_relu_in_place(x, "classifier.4", taps);
+            classifier.fc3.forward(x, taps);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_torchvision_name() {
+        assert_eq!(
+            VggVariant::parse("vgg16"),
+            Some(VggVariant {
+                depth: 16,
+                batch_norm: false
+            })
+        );
+        assert_eq!(
+            VggVariant::parse("vgg11_bn"),
+            Some(VggVariant {
+                depth: 11,
+                batch_norm: true
+            })
+        );
+        assert_eq!(VggVariant::parse("vgg12"), None);
+        assert_eq!(VggVariant::parse("resnet18"), None);
+    }
+}

@@ -1,0 +1,85 @@
+//! Fixture reading and comparison helpers shared by the golden tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::{Device, Tensor, TensorData};
+use repalign::testing::WeightRecipe;
+use serde_json::Value;
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+pub fn read_json(name: &str) -> Value {
+    let text = std::fs::read_to_string(fixtures().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Every tensor of a fixture safetensors file, as (shape, values).
+pub fn read_tensors(name: &str) -> std::collections::HashMap<String, (Vec<usize>, Vec<f32>)> {
+    let bytes = std::fs::read(fixtures().join(name)).unwrap();
+    let parsed = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    parsed
+        .tensors()
+        .into_iter()
+        .map(|(key, view)| {
+            let values = view
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            (key, (view.shape().to_vec(), values))
+        })
+        .collect()
+}
+
+pub fn tensor4(shape: &[usize], values: &[f32], device: &Device) -> Tensor<4> {
+    let shape: [usize; 4] = shape.try_into().unwrap();
+    Tensor::from_data(TensorData::new(values.to_vec(), shape), device)
+}
+
+pub fn to_vec<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
+    tensor.into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
+}
+
+pub fn recipes(value: &Value) -> Vec<WeightRecipe> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| WeightRecipe {
+            key: entry["key"].as_str().unwrap().to_owned(),
+            shape: entry["shape"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d.as_u64().unwrap() as usize)
+                .collect(),
+            seed: entry["seed"].as_u64().unwrap(),
+            scale: entry["scale"].as_f64().unwrap() as f32,
+            offset: entry["offset"].as_f64().unwrap() as f32,
+        })
+        .collect()
+}
+
+pub fn relative_error(actual: f64, expected: f64) -> f64 {
+    (actual - expected).abs() / expected.abs().max(f64::MIN_POSITIVE)
+}
+
+/// (cosine similarity, relative L2 error) of `actual` against `expected`.
+pub fn compare_vectors(actual: &[f32], expected: &[f32]) -> (f64, f64) {
+    assert_eq!(actual.len(), expected.len());
+    let (mut dot, mut aa, mut ee, mut diff) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for (&a, &e) in actual.iter().zip(expected) {
+        let (a, e) = (f64::from(a), f64::from(e));
+        dot += a * e;
+        aa += a * a;
+        ee += e * e;
+        diff += (a - e) * (a - e);
+    }
+    (
+        dot / (aa.sqrt() * ee.sqrt()).max(f64::MIN_POSITIVE),
+        diff.sqrt() / ee.sqrt().max(f64::MIN_POSITIVE),
+    )
+}
