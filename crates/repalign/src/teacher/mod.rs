@@ -64,6 +64,15 @@ pub fn load(name: &str, weights: WeightStore, device: &Device) -> Result<Box<dyn
         return Ok(Box::new(Vgg::load(variant, weights, device)?));
     }
     if let Some(variant) = VggVariant::parse(&lower) {
+        // Name the mix-up plainly rather than through its first missing key.
+        if let Ok(found) = VggVariant::infer(&weights)
+            && found != variant
+        {
+            return Err(Error::Architecture {
+                origin: weights.origin().to_owned(),
+                reason: format!("these are {} weights, not {}", found.name(), variant.name()),
+            });
+        }
         return Ok(Box::new(Vgg::load(variant, weights, device)?));
     }
     Err(Error::UnknownTeacher {

@@ -14,89 +14,16 @@ use crate::preprocess::Normalize;
 use crate::taps::Taps;
 use crate::weights::WeightStore;
 
-/// Output channels per conv; `None` is a 2x2 max-pool (torchvision's `cfgs`).
-fn stage_config(depth: usize) -> Option<&'static [Option<usize>]> {
-    const M: Option<usize> = None;
-    const A: &[Option<usize>] = &[
-        Some(64),
-        M,
-        Some(128),
-        M,
-        Some(256),
-        Some(256),
-        M,
-        Some(512),
-        Some(512),
-        M,
-        Some(512),
-        Some(512),
-        M,
-    ];
-    const B: &[Option<usize>] = &[
-        Some(64),
-        Some(64),
-        M,
-        Some(128),
-        Some(128),
-        M,
-        Some(256),
-        Some(256),
-        M,
-        Some(512),
-        Some(512),
-        M,
-        Some(512),
-        Some(512),
-        M,
-    ];
-    const D: &[Option<usize>] = &[
-        Some(64),
-        Some(64),
-        M,
-        Some(128),
-        Some(128),
-        M,
-        Some(256),
-        Some(256),
-        Some(256),
-        M,
-        Some(512),
-        Some(512),
-        Some(512),
-        M,
-        Some(512),
-        Some(512),
-        Some(512),
-        M,
-    ];
-    const E: &[Option<usize>] = &[
-        Some(64),
-        Some(64),
-        M,
-        Some(128),
-        Some(128),
-        M,
-        Some(256),
-        Some(256),
-        Some(256),
-        Some(256),
-        M,
-        Some(512),
-        Some(512),
-        Some(512),
-        Some(512),
-        M,
-        Some(512),
-        Some(512),
-        Some(512),
-        Some(512),
-        M,
-    ];
+/// Stage widths shared by every VGG.
+const WIDTHS: [usize; 5] = [64, 128, 256, 512, 512];
+
+/// Convolutions per stage (torchvision's `cfgs` A, B, D, E).
+fn convs_per_stage(depth: usize) -> Option<[usize; 5]> {
     match depth {
-        11 => Some(A),
-        13 => Some(B),
-        16 => Some(D),
-        19 => Some(E),
+        11 => Some([1, 1, 2, 2, 2]),
+        13 => Some([2, 2, 2, 2, 2]),
+        16 => Some([2, 2, 3, 3, 3]),
+        19 => Some([2, 2, 4, 4, 4]),
         _ => None,
     }
 }
@@ -119,7 +46,7 @@ impl VggVariant {
             None => (rest, false),
         };
         let depth = depth.parse().ok()?;
-        stage_config(depth)?;
+        convs_per_stage(depth)?;
         Some(VggVariant { depth, batch_norm })
     }
 
@@ -134,7 +61,7 @@ impl VggVariant {
             .count();
         let batch_norm = store.contains("features.1.running_mean");
         let depth = convs + 3;
-        match stage_config(depth) {
+        match convs_per_stage(depth) {
             Some(_) => Ok(VggVariant { depth, batch_norm }),
             None => Err(Error::Architecture {
                 origin: store.origin().to_owned(),
@@ -145,24 +72,47 @@ impl VggVariant {
         }
     }
 
-    /// Output channels per conv in order; `None` marks a 2x2 max-pool.
+    /// Output channels per conv in order; `None` marks a 2x2 max-pool. Empty for a
+    /// depth that is no VGG.
     pub fn stages(self) -> impl Iterator<Item = Option<usize>> {
-        stage_config(self.depth).unwrap_or(&[]).iter().copied()
+        let convs = convs_per_stage(self.depth).unwrap_or([0; 5]);
+        WIDTHS
+            .into_iter()
+            .zip(convs)
+            .filter(|&(_, n)| n > 0)
+            .flat_map(|(width, n)| std::iter::repeat_n(Some(width), n).chain([None]))
     }
 
-    fn name(self) -> String {
+    /// The torchvision name, e.g. `vgg16_bn`.
+    pub fn name(self) -> String {
         format!("vgg{}{}", self.depth, if self.batch_norm { "_bn" } else { "" })
     }
 }
 
 #[derive(Debug, Clone)]
 enum FeatureLayer {
-    Conv {
-        conv: Conv2d,
-        norm: Option<BatchNorm2d>,
-        relu_path: String,
-    },
+    Conv(Box<ConvBlock>),
     MaxPool,
+}
+
+/// Conv, optional BatchNorm, in-place ReLU.
+#[derive(Debug, Clone)]
+struct ConvBlock {
+    conv: Conv2d,
+    norm: Option<BatchNorm2d>,
+    relu_path: String,
+}
+
+impl ConvBlock {
+    fn forward(&self, x: Tensor<4>, taps: &mut Taps) -> Tensor<4> {
+        match &self.norm {
+            None => self.conv.forward_relu_in_place(x, &self.relu_path, taps),
+            Some(norm) => {
+                let x = self.conv.forward(x, taps);
+                norm.forward_relu_in_place(x, &self.relu_path, taps)
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -190,12 +140,13 @@ impl Vgg {
     /// # Errors
     /// Any missing, unexpected or mis-shaped key.
     pub fn load(variant: VggVariant, mut store: WeightStore, device: &Device) -> Result<Self> {
-        let config = stage_config(variant.depth)
-            .ok_or_else(|| Error::Config(format!("no VGG of depth {}", variant.depth)))?;
+        if convs_per_stage(variant.depth).is_none() {
+            return Err(Error::Config(format!("no VGG of depth {}", variant.depth)));
+        }
         let mut features = Vec::new();
         let mut index = 0;
         let mut channels = 3;
-        for stage in config {
+        for stage in variant.stages() {
             match stage {
                 None => {
                     features.push(FeatureLayer::MaxPool);
@@ -206,7 +157,7 @@ impl Vgg {
                         &mut store,
                         device,
                         format!("features.{index}"),
-                        ConvSpec::new(channels, *out, 3, 1),
+                        ConvSpec::new(channels, out, 3, 1),
                     )?;
                     let norm = if variant.batch_norm {
                         index += 1;
@@ -214,19 +165,19 @@ impl Vgg {
                             &mut store,
                             device,
                             format!("features.{index}"),
-                            *out,
+                            out,
                             1e-5,
                         )?)
                     } else {
                         None
                     };
-                    features.push(FeatureLayer::Conv {
+                    features.push(FeatureLayer::Conv(Box::new(ConvBlock {
                         conv,
                         norm,
                         relu_path: format!("features.{}", index + 1),
-                    });
+                    })));
                     index += 2;
-                    channels = *out;
+                    channels = out;
                 }
             }
         }
@@ -284,19 +235,7 @@ impl Teacher for Vgg {
         let mut x = input;
         for layer in &self.features {
             x = match layer {
-                FeatureLayer::Conv {
-                    conv,
-                    norm: None,
-                    relu_path,
-                } => conv.forward_relu_in_place(x, relu_path, taps),
-                FeatureLayer::Conv {
-                    conv,
-                    norm: Some(norm),
-                    relu_path,
-                } => {
-                    let x = conv.forward(x, taps);
-                    norm.forward_relu_in_place(x, relu_path, taps)
-                }
+                FeatureLayer::Conv(block) => block.forward(x, taps),
                 FeatureLayer::MaxPool => module::max_pool2d(x, MaxPoolOptions::new([2, 2])),
             };
         }

@@ -1,0 +1,377 @@
+//! The `repalign` binary end to end: PNG/JPEG in, loss / JSON / gradient .npy out,
+//! one-line errors with a non-zero exit code.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use burn::tensor::Device;
+use repalign::preprocess::{Normalize, Preprocess};
+use repalign::teacher::{self, VggVariant};
+use repalign::{LossConfig, RepAlignLoss, Weighting, testing};
+
+const VARIANT: VggVariant = VggVariant {
+    depth: 11,
+    batch_norm: false,
+};
+
+struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    fn new() -> Self {
+        let ws = Workspace {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        write_weights(&ws.path("vgg11.safetensors"));
+        write_image(&ws.path("target.png"), 48, 40, 0);
+        write_image(&ws.path("output.png"), 48, 40, 25);
+        write_image(&ws.path("output.jpg"), 48, 40, 25);
+        write_image(&ws.path("small.png"), 30, 30, 0);
+        ws
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_repalign"))
+            .current_dir(self.dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
+/// The random VGG11 of `repalign::testing`, written as a torchvision-keyed safetensors.
+fn write_weights(path: &Path) {
+    let store = testing::random_vgg(VARIANT, 5);
+    let keys: Vec<String> = store.keys().map(str::to_owned).collect();
+    let mut store = store;
+    let device = Device::flex();
+    let tensors: Vec<(String, Vec<usize>, Vec<u8>)> = keys
+        .into_iter()
+        .map(|key| {
+            let shape = store.shape(&key).unwrap().to_vec();
+            let values: Vec<f32> = match shape.len() {
+                1 => store
+                    .take::<1>(&key, [shape[0]], &device)
+                    .unwrap()
+                    .into_data()
+                    .try_to_vec()
+                    .unwrap(),
+                _ => store
+                    .take::<4>(&key, [shape[0], shape[1], shape[2], shape[3]], &device)
+                    .unwrap()
+                    .into_data()
+                    .try_to_vec()
+                    .unwrap(),
+            };
+            (key, shape, values.iter().flat_map(|v| v.to_le_bytes()).collect())
+        })
+        .collect();
+    let views: Vec<(String, safetensors::tensor::TensorView)> = tensors
+        .iter()
+        .map(|(key, shape, bytes)| {
+            (
+                key.clone(),
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes).unwrap(),
+            )
+        })
+        .collect();
+    safetensors::serialize_to_file(views, None, path).unwrap();
+}
+
+/// A smooth colour pattern, shifted by `offset` so that two images differ.
+fn write_image(path: &Path, width: u32, height: u32, offset: u32) {
+    let image = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([
+            ((x * 5 + offset) % 256) as u8,
+            ((y * 6) % 256) as u8,
+            ((x * y + offset) % 256) as u8,
+        ])
+    });
+    image.save(path).unwrap();
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn one_line_error(output: &Output) -> String {
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr.clone()).unwrap();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "stderr: {stderr}");
+    stderr
+}
+
+const TEACHER: [&str; 4] = ["--teacher", "vgg11", "--weights", "vgg11.safetensors"];
+
+#[test]
+fn compare_prints_the_loss_of_the_library() {
+    let ws = Workspace::new();
+    let args = [
+        &["compare", "output.png", "target.png"][..],
+        &TEACHER,
+        &["--size", "32", "--weighting", "exp"],
+    ]
+    .concat();
+    let printed: f64 = stdout(&ws.run(&args)).trim().parse().unwrap();
+
+    // The same computation through the library on the same decoded pixels.
+    let device = Device::flex();
+    let teacher = teacher::load("vgg11", testing::random_vgg(VARIANT, 5), &device).unwrap();
+    let loss = RepAlignLoss::new(teacher, LossConfig::default().with_weighting(Weighting::Exp))
+        .with_preprocess(Preprocess::resize_crop_normalize(32, Normalize::IMAGENET));
+    let load = |name: &str| {
+        let rgb = image::open(ws.path(name)).unwrap().to_rgb32f();
+        let (w, h) = (rgb.width() as usize, rgb.height() as usize);
+        let raw = rgb.into_raw();
+        let planar: Vec<f32> = (0..3)
+            .flat_map(|c| raw.iter().skip(c).step_by(3).copied().collect::<Vec<_>>())
+            .collect();
+        burn::tensor::Tensor::<4>::from_data(burn::tensor::TensorData::new(planar, [1, 3, h, w]), &device)
+    };
+    let expected = loss
+        .loss_for(&load("output.png"), &load("target.png"))
+        .unwrap()
+        .value()
+        .unwrap();
+    assert!(printed > 0.0);
+    assert!(
+        (printed - expected).abs() <= 1e-12 * expected.abs().max(1.0),
+        "{printed} vs {expected}"
+    );
+}
+
+#[test]
+fn identical_files_give_zero_and_jpeg_works() {
+    let ws = Workspace::new();
+    let args = [
+        &["compare", "target.png", "target.png"][..],
+        &TEACHER,
+        &["--no-resize"],
+    ]
+    .concat();
+    assert_eq!(stdout(&ws.run(&args)).trim(), "0");
+    let args = [
+        &["compare", "output.jpg", "target.png"][..],
+        &TEACHER,
+        &["--size", "32"],
+    ]
+    .concat();
+    assert!(stdout(&ws.run(&args)).trim().parse::<f64>().unwrap() > 0.0);
+}
+
+#[test]
+fn json_lists_every_layer() {
+    let ws = Workspace::new();
+    let args = [
+        &[
+            "compare",
+            "output.png",
+            "target.png",
+            "--json",
+            "--group-size",
+            "3",
+        ][..],
+        &TEACHER,
+        &["--no-resize"],
+    ]
+    .concat();
+    let json: serde_json::Value = serde_json::from_str(&stdout(&ws.run(&args))).unwrap();
+    assert_eq!(json["teacher"], "vgg11");
+    let layers = json["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 8);
+    assert_eq!(layers[0]["name"], "features.0");
+    assert_eq!(layers[0]["kind"], "Conv2d");
+    assert_eq!(layers[0]["shape"], serde_json::json!([1, 64, 40, 48]));
+    // 40*48 = 1920 positions, padded to 1920 (divisible by 3), times 64 channels.
+    assert_eq!(layers[0]["elements"], 64 * 1920);
+    let total: f64 = layers
+        .iter()
+        .map(|l| l["sum"].as_f64().unwrap() * l["weight"].as_f64().unwrap())
+        .sum();
+    let elements: f64 = layers.iter().map(|l| l["elements"].as_f64().unwrap()).sum();
+    let loss = json["loss"].as_f64().unwrap();
+    assert!(
+        (total / elements - loss).abs() <= 1e-6 * loss,
+        "{} vs {loss}",
+        total / elements
+    );
+}
+
+#[test]
+fn grad_out_writes_an_npy_of_the_output_shape() {
+    let ws = Workspace::new();
+    let args = [
+        &["compare", "output.png", "target.png", "--grad-out", "grad.npy"][..],
+        &TEACHER,
+        &["--size", "32"],
+    ]
+    .concat();
+    stdout(&ws.run(&args));
+    let bytes = std::fs::read(ws.path("grad.npy")).unwrap();
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
+    assert!(header.contains("'shape': (1, 3, 40, 48)"), "{header}");
+    let values: Vec<f32> = bytes[10 + header_len..]
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    assert_eq!(values.len(), 3 * 40 * 48);
+    assert!(values.iter().all(|v| v.is_finite()) && values.iter().any(|&v| v != 0.0));
+}
+
+#[test]
+fn layers_lists_taps() {
+    let ws = Workspace::new();
+    let args = [&["layers"][..], &TEACHER, &["--size", "64"]].concat();
+    let text = stdout(&ws.run(&args));
+    assert!(
+        text.starts_with("0\tfeatures.0\tConv2d\t(1, 64, 64, 64)\n"),
+        "{text}"
+    );
+    assert!(text.ends_with("total\t8 taps\n"), "{text}");
+}
+
+#[test]
+fn bad_input_ends_in_one_line_naming_the_cause() {
+    let ws = Workspace::new();
+    std::fs::write(ws.path("garbage.png"), b"not an image").unwrap();
+    std::fs::write(
+        ws.path("garbage.safetensors"),
+        b"\x10\x00\x00\x00\x00\x00\x00\x00{}",
+    )
+    .unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            [&["compare", "missing.png", "target.png"][..], &TEACHER].concat(),
+            "missing.png",
+        ),
+        (
+            [&["compare", "garbage.png", "target.png"][..], &TEACHER].concat(),
+            "garbage.png",
+        ),
+        (
+            [
+                &["compare", "output.png", "small.png"][..],
+                &TEACHER,
+                &["--no-resize"],
+            ]
+            .concat(),
+            "40x48",
+        ),
+        (
+            [
+                &["compare", "small.png", "small.png"][..],
+                &TEACHER,
+                &["--size", "16"],
+            ]
+            .concat(),
+            "at least 32 pixels",
+        ),
+        (
+            vec![
+                "compare",
+                "output.png",
+                "target.png",
+                "--teacher",
+                "vgg16",
+                "--weights",
+                "vgg11.safetensors",
+            ],
+            "these are vgg11 weights, not vgg16",
+        ),
+        (
+            vec![
+                "compare",
+                "output.png",
+                "target.png",
+                "--teacher",
+                "resnet7",
+                "--weights",
+                "vgg11.safetensors",
+            ],
+            "unknown teacher `resnet7`",
+        ),
+        (
+            vec![
+                "compare",
+                "output.png",
+                "target.png",
+                "--teacher",
+                "vgg11",
+                "--weights",
+                "nope.safetensors",
+            ],
+            "nope.safetensors",
+        ),
+        (
+            vec![
+                "compare",
+                "output.png",
+                "target.png",
+                "--teacher",
+                "vgg11",
+                "--weights",
+                "garbage.safetensors",
+            ],
+            "garbage.safetensors",
+        ),
+        (
+            [
+                &["compare", "output.png", "target.png", "--weighting", "cubic"][..],
+                &TEACHER,
+            ]
+            .concat(),
+            "--weighting",
+        ),
+        (
+            [
+                &["compare", "output.png", "target.png", "--group-size", "0"][..],
+                &TEACHER,
+            ]
+            .concat(),
+            "group size",
+        ),
+    ];
+    for (args, expected) in cases {
+        let stderr = one_line_error(&ws.run(&args));
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_features_file_with_a_missing_key_names_it() {
+    let ws = Workspace::new();
+    // Drop one bias from a valid file: the error names exactly that key.
+    let bytes = std::fs::read(ws.path("vgg11.safetensors")).unwrap();
+    let parsed = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let kept: Vec<(String, safetensors::tensor::TensorView)> = parsed
+        .tensors()
+        .into_iter()
+        .filter(|(key, _)| key != "features.3.bias")
+        .collect();
+    safetensors::serialize_to_file(kept, None, &ws.path("broken.safetensors")).unwrap();
+    let args = [
+        "compare",
+        "output.png",
+        "target.png",
+        "--teacher",
+        "vgg11",
+        "--weights",
+        "broken.safetensors",
+    ];
+    let stderr = one_line_error(&ws.run(&args));
+    assert!(
+        stderr.contains("broken.safetensors: missing weight `features.3.bias`"),
+        "{stderr}"
+    );
+}
