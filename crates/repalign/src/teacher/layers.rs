@@ -24,25 +24,52 @@ pub(crate) struct Conv2d {
 pub(crate) struct ConvSpec {
     pub in_channels: usize,
     pub out_channels: usize,
+    /// Square kernel side.
     pub kernel: usize,
     pub stride: usize,
-    pub padding: usize,
+    /// `(begin, end)` padding for height and width; symmetric in torchvision,
+    /// asymmetric for TensorFlow's "SAME" padding.
+    pub padding: [(usize, usize); 2],
     pub groups: usize,
     pub bias: bool,
 }
 
 impl ConvSpec {
-    /// A `kernel`x`kernel` convolution with stride 1, `padding`, bias, one group.
+    /// A `kernel`x`kernel` convolution with stride 1, symmetric `padding`, bias, one group.
     pub fn new(in_channels: usize, out_channels: usize, kernel: usize, padding: usize) -> Self {
         ConvSpec {
             in_channels,
             out_channels,
             kernel,
             stride: 1,
-            padding,
+            padding: [(padding, padding); 2],
             groups: 1,
             bias: true,
         }
+    }
+
+    /// Sets the stride.
+    pub fn stride(mut self, stride: usize) -> Self {
+        self.stride = stride;
+        self
+    }
+
+    /// Sets the number of groups (`in_channels` for a depthwise convolution).
+    pub fn groups(mut self, groups: usize) -> Self {
+        self.groups = groups;
+        self
+    }
+
+    /// No bias (convolutions followed by BatchNorm).
+    pub fn without_bias(mut self) -> Self {
+        self.bias = false;
+        self
+    }
+
+    /// Explicit `(begin, end)` padding for height and width.
+    pub fn padding_pairs(mut self, padding: [(usize, usize); 2]) -> Self {
+        self.padding = padding;
+        self
     }
 }
 
@@ -64,7 +91,7 @@ impl Conv2d {
         } else {
             None
         };
-        let options = ConvOptions::new([spec.stride; 2], [spec.padding; 2], [1, 1], spec.groups);
+        let options = ConvOptions::new_with_padding([spec.stride; 2], spec.padding, [1, 1], spec.groups);
         Ok(Conv2d {
             path,
             weight,
@@ -90,17 +117,24 @@ impl Conv2d {
         output
     }
 
-    /// Convolves, then applies a ReLU that PyTorch runs *in place* (`nn.ReLU(inplace=True)`
-    /// at `relu_path`).
+    /// Convolves, then applies an activation that PyTorch runs *in place* (e.g.
+    /// `nn.ReLU(inplace=True)` at `activation_path`).
     ///
-    /// The conv's forward hook stored the very tensor the ReLU then overwrites, so by
-    /// the time the loss reads it, the conv tap holds the rectified values. We record
-    /// that same value to stay number-for-number with the reference.
-    pub fn forward_relu_in_place(&self, input: Tensor<4>, relu_path: &str, taps: &mut Taps) -> Tensor<4> {
-        relu_in_place(
+    /// The conv's forward hook stored the very tensor the activation then overwrites,
+    /// so by the time the loss reads it, the conv tap holds the activated values. We
+    /// record that same value to stay number-for-number with the reference.
+    pub fn forward_in_place(
+        &self,
+        input: Tensor<4>,
+        activation: Activation,
+        activation_path: &str,
+        taps: &mut Taps,
+    ) -> Tensor<4> {
+        activate_in_place(
             self.apply(input),
             (&self.path, LayerKind::Conv2d),
-            relu_path,
+            activation,
+            activation_path,
             taps,
         )
     }
@@ -142,17 +176,19 @@ impl Linear {
         output
     }
 
-    /// Like [`Conv2d::forward_relu_in_place`], for a Linear followed by an in-place ReLU.
-    pub fn forward_relu_in_place<const D: usize>(
+    /// Like [`Conv2d::forward_in_place`], for a Linear followed by an in-place activation.
+    pub fn forward_in_place<const D: usize>(
         &self,
         input: Tensor<D>,
-        relu_path: &str,
+        activation: Activation,
+        activation_path: &str,
         taps: &mut Taps,
     ) -> Tensor<D> {
-        relu_in_place(
+        activate_in_place(
             self.apply(input),
             (&self.path, LayerKind::Linear),
-            relu_path,
+            activation,
+            activation_path,
             taps,
         )
     }
@@ -194,22 +230,86 @@ impl BatchNorm2d {
         input * self.scale.clone() + self.shift.clone()
     }
 
-    /// Normalises, then an in-place ReLU (see [`Conv2d::forward_relu_in_place`]).
-    pub fn forward_relu_in_place(&self, input: Tensor<4>, relu_path: &str, taps: &mut Taps) -> Tensor<4> {
-        relu_in_place(self.apply(input), (&self.path, LayerKind::Norm), relu_path, taps)
+    /// Normalises and records the output (kind `Norm`).
+    pub fn forward(&self, input: Tensor<4>, taps: &mut Taps) -> Tensor<4> {
+        let output = self.apply(input);
+        taps.record(&self.path, LayerKind::Norm, &output);
+        output
+    }
+
+    /// Normalises, then an in-place activation (see [`Conv2d::forward_in_place`]).
+    pub fn forward_in_place(
+        &self,
+        input: Tensor<4>,
+        activation: Activation,
+        activation_path: &str,
+        taps: &mut Taps,
+    ) -> Tensor<4> {
+        activate_in_place(
+            self.apply(input),
+            (&self.path, LayerKind::Norm),
+            activation,
+            activation_path,
+            taps,
+        )
     }
 }
 
-/// `nn.ReLU(inplace=True)` applied to the output of `layer`: both the layer's tap and
-/// the ReLU's tap end up holding the rectified tensor, as PyTorch's hook list does.
-fn relu_in_place<const D: usize>(
+/// An in-place activation (`inplace=True`) applied to the output of `layer`: both the
+/// layer's tap and the activation's tap end up holding the activated tensor, as
+/// PyTorch's hook list does.
+fn activate_in_place<const D: usize>(
     output: Tensor<D>,
     (layer_path, layer_kind): (&str, LayerKind),
-    relu_path: &str,
+    activation: Activation,
+    activation_path: &str,
     taps: &mut Taps,
 ) -> Tensor<D> {
-    let output = activation::relu(output);
+    let output = activation.apply(output);
     taps.record(layer_path, layer_kind, &output);
-    taps.record(relu_path, LayerKind::Relu, &output);
+    taps.record(activation_path, activation.kind(), &output);
     output
+}
+
+/// Activations as torchvision modules them, with the tap kind each records as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Activation {
+    /// `nn.ReLU`.
+    Relu,
+    /// `nn.ReLU6` (recorded as kind `ReLU`).
+    Relu6,
+    /// `nn.SiLU`.
+    Silu,
+    /// `nn.GELU` (exact, erf-based).
+    Gelu,
+}
+
+impl Activation {
+    pub fn apply<const D: usize>(self, input: Tensor<D>) -> Tensor<D> {
+        match self {
+            Activation::Relu => activation::relu(input),
+            Activation::Relu6 => input.clamp(0.0, 6.0),
+            Activation::Silu => activation::silu(input),
+            Activation::Gelu => activation::gelu(input),
+        }
+    }
+
+    pub fn kind(self) -> LayerKind {
+        match self {
+            Activation::Relu | Activation::Relu6 => LayerKind::Relu,
+            Activation::Silu => LayerKind::Silu,
+            Activation::Gelu => LayerKind::Gelu,
+        }
+    }
+
+    /// Applies the activation (a module at `path`) and records its output.
+    ///
+    /// If the activation is in place in PyTorch (`inplace=True`) and its input is the
+    /// output of a tapped layer, use the layer's `forward_*_in_place` instead: the
+    /// layer's tap must then hold the activated values too.
+    pub fn forward<const D: usize>(self, input: Tensor<D>, path: &str, taps: &mut Taps) -> Tensor<D> {
+        let output = self.apply(input);
+        taps.record(path, self.kind(), &output);
+        output
+    }
 }

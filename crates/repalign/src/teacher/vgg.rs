@@ -8,7 +8,7 @@
 use burn::tensor::{Device, Tensor, module, ops::MaxPoolOptions};
 
 use super::Teacher;
-use super::layers::{BatchNorm2d, Conv2d, ConvSpec, Linear};
+use super::layers::{Activation, BatchNorm2d, Conv2d, ConvSpec, Linear};
 use crate::error::{Error, Result};
 use crate::preprocess::Normalize;
 use crate::taps::Taps;
@@ -106,10 +106,12 @@ struct ConvBlock {
 impl ConvBlock {
     fn forward(&self, x: Tensor<4>, taps: &mut Taps) -> Tensor<4> {
         match &self.norm {
-            None => self.conv.forward_relu_in_place(x, &self.relu_path, taps),
+            None => self
+                .conv
+                .forward_in_place(x, Activation::Relu, &self.relu_path, taps),
             Some(norm) => {
                 let x = self.conv.forward(x, taps);
-                norm.forward_relu_in_place(x, &self.relu_path, taps)
+                norm.forward_in_place(x, Activation::Relu, &self.relu_path, taps)
             }
         }
     }
@@ -243,8 +245,12 @@ impl Teacher for Vgg {
             let x = module::adaptive_avg_pool2d(x, [POOLED, POOLED]);
             let x: Tensor<2> = x.flatten(1, 3);
             // Dropout (classifier.2, .5) is the identity in eval mode.
-            let x = classifier.fc1.forward_relu_in_place(x, "classifier.1", taps);
-            let x = classifier.fc2.forward_relu_in_place(x, "classifier.4", taps);
+            let x = classifier
+                .fc1
+                .forward_in_place(x, Activation::Relu, "classifier.1", taps);
+            let x = classifier
+                .fc2
+                .forward_in_place(x, Activation::Relu, "classifier.4", taps);
             classifier.fc3.forward(x, taps);
         }
     }

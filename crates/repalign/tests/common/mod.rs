@@ -1,6 +1,18 @@
 //! Fixture reading and comparison helpers shared by the golden tests.
 #![allow(dead_code)]
 
+pub mod golden;
+
+/// One `#[test]` per fixture name, each running [`golden::run_case`].
+macro_rules! golden {
+    ($($name:ident),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            $crate::common::golden::run_case(stringify!($name));
+        }
+    )*};
+}
+
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Tensor, TensorData};

@@ -1,0 +1,210 @@
+"""Shared pieces of the golden-fixture scripts: the PyTorch reference loss, the
+SplitMix64 weight recipes shared with `repalign::testing`, and the fixture writer.
+
+The reference is the seed's RepAlignLoss (first published version), written out
+below with its two free parameters (group size, layer weighting) exposed. Teacher
+weights are not stored: each tensor is regenerated on both sides from a recipe
+(seed, scale, offset), so fixtures stay small while the teachers are full size.
+"""
+
+import json
+import math
+import zlib
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+import torchvision.transforms as T
+from safetensors.torch import save_file
+
+torch.use_deterministic_algorithms(True)
+torch.set_num_threads(1)
+
+MASK = (1 << 64) - 1
+GAMMA = np.uint64(0x9E3779B97F4A7C15)
+
+
+def uniform(seed: int, n: int) -> np.ndarray:
+    """SplitMix64 outputs 1..n from `seed`, mapped to f32 in [-1, 1) exactly as Rust does."""
+    with np.errstate(over="ignore"):
+        z = np.uint64(seed) + np.arange(1, n + 1, dtype=np.uint64) * GAMMA
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    k = (z >> np.uint64(40)).astype(np.float32)
+    return (k / np.float32(1 << 24)) * np.float32(2) - np.float32(1)
+
+
+def recipe_tensor(entry) -> torch.Tensor:
+    n = int(np.prod(entry["shape"], dtype=np.int64)) if entry["shape"] else 1
+    values = np.float32(entry["offset"]) + np.float32(entry["scale"]) * uniform(entry["seed"], n)
+    return torch.from_numpy(values.reshape(entry["shape"]))
+
+
+def f32(x: float) -> float:
+    """The f32 nearest to x, as a Python float (so JSON carries it exactly)."""
+    return float(np.float32(x))
+
+
+def randomize(model: nn.Module, base_seed: int):
+    """Overwrites every float tensor of the state dict from a recipe; returns the recipe."""
+    recipe = []
+    state = model.state_dict()
+    for key, tensor in state.items():
+        if not tensor.is_floating_point():
+            continue
+        shape = list(tensor.shape)
+        seed = (base_seed * 1_000_003 + zlib.crc32(key.encode())) & MASK
+        if key.endswith("running_var"):
+            scale, offset = 0.3, 1.0
+        elif key.endswith("running_mean") or key.endswith("bias"):
+            scale, offset = 0.1, 0.0
+        elif tensor.dim() == 1:  # norm weights
+            scale, offset = 0.2, 1.0
+        else:
+            fan_in = int(np.prod(shape[1:]))
+            scale, offset = math.sqrt(6.0 / fan_in), 0.0
+        entry = {"key": key, "shape": shape, "seed": seed, "scale": f32(scale), "offset": f32(offset)}
+        recipe.append(entry)
+        state[key] = recipe_tensor(entry)
+    model.load_state_dict(state)
+    return recipe
+
+
+class ReferenceRepAlignLoss(nn.Module):
+    """The seed's RepAlignLoss, with group size and weighting as parameters."""
+
+    def __init__(self, teacher, normalize, group_size=2, weighting="none"):
+        super().__init__()
+        self.model = teacher
+        self.normalize = normalize
+        self.group_size = group_size
+        self.weighting = weighting
+        self.activations = []
+        self.names = []
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        for name, module in self.model.named_modules():
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                module.register_forward_hook(self._hook(name))
+
+    def _hook(self, name):
+        def hook(module, inputs, output):
+            # Stored without a copy, as in the seed: in-place activations that run
+            # later overwrite what is recorded here.
+            self.activations.append(output)
+            self.names.append((name, type(module).__name__))
+        return hook
+
+    def make_data(self, image):
+        self.activations, self.names = [], []
+        self.model(self.normalize(image))
+        return self.activations
+
+    def layer(self, x, y):
+        x = x.view(x.size(0), x.size(1), -1)
+        y = y.view(y.size(0), y.size(1), -1)
+        g = self.group_size
+        pad = (g - x.shape[-1] % g) % g
+        x = F.pad(x, (0, pad)).reshape(x.size(0), x.size(1), -1, g)
+        y = F.pad(y, (0, pad)).reshape(y.size(0), y.size(1), -1, g)
+        d = F.mse_loss(F.normalize(x, p=2.0, dim=-1), F.normalize(y, p=2.0, dim=-1).detach(), reduction="none")
+        return d.sum(), d.numel()
+
+    def weights(self, n):
+        if self.weighting == "exp":
+            raw = [math.exp(i * 0.1) for i in range(n)]
+            return [w / sum(raw) for w in raw]
+        if self.weighting == "linear":
+            return [(i + 1) / (n + 1) for i in range(n)]
+        return [1.0] * n
+
+    def forward(self, xs, ys):
+        weights = self.weights(len(xs))
+        total, elements, parts = 0, 0, []
+        for x, y, w in zip(xs, ys, weights):
+            s, n = self.layer(x, y)
+            parts.append((s.detach().item(), n, w))
+            total = total + (s * w if self.weighting != "none" else s)
+            elements += n
+        return total / elements, parts
+
+
+
+
+def image(seed, shape):
+    """Values in [0, 1], as a decoded image would be (`repalign::testing::image`)."""
+    n = int(np.prod(shape))
+    return torch.from_numpy((uniform(seed, n) * np.float32(0.5) + np.float32(0.5)).reshape(shape))
+
+
+IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+
+def preprocess(resize, normalize=IMAGENET):
+    """The teacher preset (`Resize(S, bicubic, antialias)`, `CenterCrop(S)`,
+    `Normalize`), or normalisation alone when `resize` is None."""
+    mean, std = normalize
+    norm = T.Normalize(mean=mean, std=std)
+    description = {"resize": resize, "mean": [f32(m) for m in mean], "std": [f32(s) for s in std]}
+    if resize is None:
+        return norm, description
+    return T.Compose([
+        T.Resize(resize, interpolation=T.InterpolationMode.BICUBIC, antialias=True),
+        T.CenterCrop(resize),
+        norm,
+    ]), description
+
+
+def evaluate(model, transform, group, weighting, output, target):
+    """One training step of the reference: target under no_grad, output with grad."""
+    loss_fn = ReferenceRepAlignLoss(model, transform, group, weighting)
+    output = output.clone().requires_grad_(True)
+    with torch.no_grad():
+        ys = loss_fn.make_data(target)
+    xs = loss_fn.make_data(output)
+    names = list(loss_fn.names)
+    loss, parts = loss_fn(xs, ys)
+    loss.backward()
+    return loss.item(), names, [list(x.shape) for x in xs], parts, output.grad
+
+
+def loss_case(out_dir: Path, name, teacher, model, recipe, shape, resize, group, weighting,
+              seed, normalize=IMAGENET):
+    """Runs the reference on a seeded image pair and writes `{name}.json` and
+    `{name}.safetensors`. `teacher` is the name the Rust side loads the weights with;
+    `model` is in eval mode with the weights of `recipe`."""
+    transform, pre = preprocess(resize, normalize)
+    target = image(1000 + seed, shape)
+    # A perturbed copy, as a student's output would be.
+    output = (target + 0.1 * (image(2000 + seed, shape) - 0.5)).clamp(0, 1)
+    loss, names, shapes, parts, grad = evaluate(model, transform, group, weighting, output, target)
+    # The same step in float64 tells how far f32 rounding alone moves the reference's
+    # gradient: the Rust test compares with both (see tests/common/golden.rs).
+    _, _, _, _, grad64 = evaluate(model.double(), transform, group, weighting, output.double(), target.double())
+    model.float()
+    rounding = ((grad.double() - grad64).norm() / grad64.norm()).item()
+    layers = [
+        {"name": n, "kind": k, "shape": sh, "sum": s, "elements": e, "weight": w}
+        for (n, k), sh, (s, e, w) in zip(names, shapes, parts)
+    ]
+    fixture = {
+        "teacher": teacher, "preprocess": pre, "group_size": group, "weighting": weighting,
+        "loss": loss, "layers": layers, "weights": recipe,
+        "grad_f32_rounding": rounding,
+        "tensors": f"{name}.safetensors",
+    }
+    (out_dir / f"{name}.json").write_text(json.dumps(fixture, indent=1))
+    save_file({"output": output.contiguous(), "target": target.contiguous(), "grad": grad.contiguous(),
+               "grad_f64": grad64.float().contiguous()},
+              str(out_dir / f"{name}.safetensors"))
+    print(f"{name}: loss {loss:.6g}, {len(layers)} taps, f32 gradient rounding {rounding:.1e}")
+
+
+def write_versions(out_dir: Path):
+    import torchvision
+    versions = {"torch": torch.__version__, "torchvision": torchvision.__version__, "numpy": np.__version__}
+    (out_dir / "VERSIONS.json").write_text(json.dumps(versions, indent=1))
