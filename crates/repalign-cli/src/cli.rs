@@ -18,6 +18,21 @@ pub enum Command {
     Compare(CompareArgs),
     /// List the taps a teacher records (index, name, kind, output shape).
     Layers(LayersArgs),
+    /// Download pretrained weights and sample photos into the cache (ImageNet-trained
+    /// weights: non-commercial research terms apply).
+    Fetch(FetchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// What to fetch (default: everything); see --list.
+    pub names: Vec<String>,
+    /// Cache folder [default: $REPALIGN_CACHE, else $XDG_CACHE_HOME/repalign, else ~/.cache/repalign].
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// List what can be fetched and exit.
+    #[arg(long)]
+    pub list: bool,
 }
 
 /// Which teacher, with which weights, at which input size.
@@ -26,9 +41,13 @@ pub struct TeacherArgs {
     /// Teacher name, e.g. `vgg16`, `vgg19_bn`, or the family `vgg` to infer the variant.
     #[arg(long)]
     pub teacher: String,
-    /// Safetensors weights in the reference implementation's key layout.
+    /// Safetensors weights in the reference implementation's key layout
+    /// [default: the teacher's file in the cache, see `repalign fetch`].
     #[arg(long)]
-    pub weights: PathBuf,
+    pub weights: Option<PathBuf>,
+    /// Cache folder to look for fetched weights in (see `repalign fetch --dir`).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
     /// Preprocessing size: Resize(S, bicubic, antialias) then CenterCrop(S)
     /// [default: the teacher's preset, 224].
     #[arg(long, conflicts_with = "no_resize")]

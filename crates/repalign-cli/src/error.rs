@@ -12,6 +12,8 @@ pub enum CliError {
     Write { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     Usage(String),
+    #[error("fetch failed: {0}")]
+    Fetch(String),
     #[error("output closed")]
     BrokenPipe,
 }

@@ -4,6 +4,7 @@ mod backend;
 mod cli;
 mod compare;
 mod error;
+mod fetch;
 mod image_io;
 mod layers;
 mod npy;
@@ -33,5 +34,6 @@ fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Compare(args) => compare::run(&args),
         Command::Layers(args) => layers::run(&args),
+        Command::Fetch(args) => fetch::run(&args),
     }
 }

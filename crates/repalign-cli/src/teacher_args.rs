@@ -6,13 +6,15 @@ use repalign::{LossConfig, RepAlignLoss, WeightStore, teacher};
 
 use crate::cli::TeacherArgs;
 use crate::error::CliError;
+use crate::fetch::{cache, catalog};
+use std::path::PathBuf;
 
 /// Loads the teacher and its preprocessing as the flags ask.
 pub fn build_loss(args: &TeacherArgs, config: LossConfig, device: &Device) -> Result<RepAlignLoss, CliError> {
     if args.size == Some(0) {
         return Err(CliError::Usage("--size must be at least 1".into()));
     }
-    let weights = WeightStore::from_file(&args.weights)?;
+    let weights = WeightStore::from_file(weights_file(args)?)?;
     let teacher = teacher::load(&args.teacher, weights, device)?;
     let preprocess = if args.no_resize {
         Preprocess::identity().then(Step::Normalize(teacher.normalize()))
@@ -21,4 +23,27 @@ pub fn build_loss(args: &TeacherArgs, config: LossConfig, device: &Device) -> Re
         Preprocess::resize_crop_normalize(size, teacher.normalize())
     };
     Ok(RepAlignLoss::new(teacher, config).with_preprocess(preprocess))
+}
+
+/// `--weights`, else the teacher's file in the cache.
+fn weights_file(args: &TeacherArgs) -> Result<PathBuf, CliError> {
+    if let Some(path) = &args.weights {
+        return Ok(path.clone());
+    }
+    let cache = cache::cache_dir(args.cache_dir.as_deref())?;
+    let name = args.teacher.to_ascii_lowercase();
+    let path = cache::weights_path(&cache, &name);
+    if path.exists() {
+        return Ok(path);
+    }
+    Err(CliError::Usage(match catalog::for_teacher(&name) {
+        Some(asset) => format!(
+            "no weights for `{name}` in {}: run `repalign fetch {}` (or pass --weights FILE)",
+            cache.display(),
+            asset.name
+        ),
+        None => {
+            format!("no weights for `{name}`: pass --weights FILE (safetensors with the reference key names)")
+        }
+    }))
 }

