@@ -21,7 +21,6 @@ golden!(
 );
 
 use burn::tensor::Device;
-use repalign::testing::weights_from_recipes;
 use repalign::{Error, LayerKind, TapSelector, Taps, Teacher, WeightStore, teacher};
 
 /// The recipes of a fixture, as (key, shape, values).

@@ -88,9 +88,10 @@ impl SqueezeNetVersion {
     fn feature_side(self, side: usize) -> Option<usize> {
         let (_, kernel) = self.stem();
         let mut n = side.checked_sub(kernel)? / 2 + 1;
-        for _ in self.fire_runs() {
-            // A 3x3 stride-2 ceil-mode pool; with no padding, its last window always
-            // starts inside the map, so PyTorch keeps it.
+        // Three 3x3 stride-2 ceil-mode pools (after the stem, between the Fire runs);
+        // with no padding, the last window always starts inside the map, so PyTorch
+        // keeps it.
+        for _ in 0..3 {
             n = (n.checked_sub(3)?).div_ceil(2) + 1;
         }
         Some(n)
