@@ -313,3 +313,31 @@ impl Activation {
         output
     }
 }
+
+/// Deferred recording, for outputs that PyTorch modifies in place *after* later layers
+/// have run: in torchvision's ResNet blocks the last BatchNorm's output is overwritten
+/// by `out += identity; relu(out)`, but the downsample branch that computes `identity`
+/// is hooked in between. The caller computes first, then records in execution order.
+impl Conv2d {
+    /// The convolution, not recorded; pair with [`Conv2d::record`].
+    pub fn forward_untapped(&self, input: Tensor<4>) -> Tensor<4> {
+        self.apply(input)
+    }
+
+    /// Records `output` as this layer's tap.
+    pub fn record(&self, output: &Tensor<4>, taps: &mut Taps) {
+        taps.record(&self.path, LayerKind::Conv2d, output);
+    }
+}
+
+impl BatchNorm2d {
+    /// The normalisation, not recorded; pair with [`BatchNorm2d::record`].
+    pub fn forward_untapped(&self, input: Tensor<4>) -> Tensor<4> {
+        self.apply(input)
+    }
+
+    /// Records `output` as this layer's tap (kind `Norm`).
+    pub fn record(&self, output: &Tensor<4>, taps: &mut Taps) {
+        taps.record(&self.path, LayerKind::Norm, output);
+    }
+}

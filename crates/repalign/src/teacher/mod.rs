@@ -1,12 +1,18 @@
 //! Teachers: frozen pretrained networks that record taps in PyTorch's execution order.
 
+mod alexnet;
 mod layers;
+mod resnet;
+mod squeezenet;
 mod vgg;
 
 use std::fmt;
 
 use burn::tensor::{Device, Tensor};
 
+pub use alexnet::AlexNet;
+pub use resnet::{ResNet, ResNetBlock, ResNetVariant};
+pub use squeezenet::{SqueezeNet, SqueezeNetVersion};
 pub use vgg::{Vgg, VggVariant};
 
 use crate::error::{Error, Result};
@@ -49,7 +55,25 @@ pub trait Teacher: fmt::Debug + Send + Sync {
 
 /// Teacher names accepted by [`load`].
 pub const TEACHER_NAMES: &[&str] = &[
-    "vgg", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
+    "vgg",
+    "vgg11",
+    "vgg11_bn",
+    "vgg13",
+    "vgg13_bn",
+    "vgg16",
+    "vgg16_bn",
+    "vgg19",
+    "vgg19_bn",
+    "resnet",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "alexnet",
+    "squeezenet",
+    "squeezenet1_0",
+    "squeezenet1_1",
 ];
 
 /// Builds the teacher `name` from `weights` on `device`. A family name (`vgg`) reads
@@ -74,6 +98,15 @@ pub fn load(name: &str, weights: WeightStore, device: &Device) -> Result<Box<dyn
             });
         }
         return Ok(Box::new(Vgg::load(variant, weights, device)?));
+    }
+    if resnet::accepts(&lower) {
+        return Ok(Box::new(resnet::load_named(&lower, weights, device)?));
+    }
+    if lower == "alexnet" {
+        return Ok(Box::new(AlexNet::load(weights, device)?));
+    }
+    if squeezenet::accepts(&lower) {
+        return Ok(Box::new(squeezenet::load_named(&lower, weights, device)?));
     }
     Err(Error::UnknownTeacher {
         name: name.to_owned(),
