@@ -313,3 +313,13 @@ impl Activation {
         output
     }
 }
+
+impl BatchNorm2d {
+    /// Normalises, then adds `residual` the way PyTorch's `out += identity` does: in
+    /// place on the BatchNorm's output, so its tap holds the sum.
+    pub fn forward_add_in_place(&self, input: Tensor<4>, residual: Tensor<4>, taps: &mut Taps) -> Tensor<4> {
+        let output = self.apply(input) + residual;
+        taps.record(&self.path, LayerKind::Norm, &output);
+        output
+    }
+}
