@@ -141,8 +141,9 @@ CASES = [
     # name, teacher, image shape, resize, group size, weighting
     ("mobilenet_v2_g2_none", "mobilenet_v2", (1, 3, 40, 48), None, 2, "none"),
     ("mobilenet_v2_g3_exp", "mobilenet_v2", (2, 3, 33, 37), None, 3, "exp"),
+    # Full size (224 px; see `FULL_SIZE`).
     ("mobilenet_v2_resize224_g2_linear", "mobilenet_v2", (1, 3, 64, 72), 224, 2, "linear"),
-    ("efficientnet_b0_g2_exp", "efficientnet_b0", (1, 3, 40, 48), None, 2, "exp"),
+    ("efficientnet_b0_g2_exp", "efficientnet_b0", (1, 3, 64, 64), None, 2, "exp"),
     ("efficientnet_b0_resize_g3_linear", "efficientnet_b0", (2, 3, 45, 52), 48, 3, "linear"),
     # B5 uses BatchNorm eps 1e-3 (B0-B4: 1e-5); loaded by family name to pin inference.
     ("efficientnet_b5_inferred_g3_none", "efficientnet", (1, 3, 33, 35), None, 3, "none"),
@@ -151,6 +152,12 @@ CASES = [
     ("efficientnet_lite0_resize224_g2_linear", "efficientnet_lite0", (1, 3, 64, 72), 224, 2, "linear"),
     ("efficientnet_lite2_resize_g3_linear", "efficientnet_lite2", (1, 3, 50, 41), 45, 3, "linear"),
 ]
+
+# At 224 px PyTorch's own f32 input gradient is 2e-3 to 2e-2 (relative L2) away from
+# its float64 gradient for every seed we tried, so only the S_i are screened there; the
+# Rust runner compares with the float64 gradient (which repalign meets) and with the
+# f32 one within twice that rounding (`grad_f32_rounding`).
+FULL_SIZE = 224
 
 # How far PyTorch's own f32 result may be from its float64 result for a fixture to be
 # a fair test: per-layer S_i (relative) and the input gradient (relative L2).
@@ -199,7 +206,7 @@ def main(out_dir: Path):
             seed = 300 + index + 100 * attempt
             net, recipe = build(teacher, seed)
             sums, grad = conditioning(net, shape, resize, group, weighting, seed, normalize)
-            if sums <= MAX_SUM_ROUNDING and grad <= MAX_GRAD_ROUNDING:
+            if sums <= MAX_SUM_ROUNDING and (grad <= MAX_GRAD_ROUNDING or resize == FULL_SIZE):
                 break
             print(f"{name}: seed {seed} ill-conditioned in f32 (S_i {sums:.1e}, gradient {grad:.1e})")
         else:
