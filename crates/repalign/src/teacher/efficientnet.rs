@@ -443,7 +443,8 @@ mod tests {
     /// count, BatchNorm eps.
     #[test]
     fn variants_match_torchvision() {
-        let expected: [(usize, [usize; 7], [usize; 7], usize, usize, f64); 8] = [
+        type Expected = (usize, [usize; 7], [usize; 7], usize, usize, f64);
+        let expected: [Expected; 8] = [
             (
                 32,
                 [1, 2, 2, 3, 3, 4, 1],
