@@ -67,6 +67,7 @@ impl ConvSpec {
     }
 
     /// Explicit `(begin, end)` padding for height and width.
+    #[allow(dead_code)] // no teacher on this branch pads asymmetrically at load time
     pub fn padding_pairs(mut self, padding: [(usize, usize); 2]) -> Self {
         self.padding = padding;
         self
@@ -281,6 +282,7 @@ pub(crate) enum Activation {
     /// `nn.SiLU`.
     Silu,
     /// `nn.GELU` (exact, erf-based).
+    #[allow(dead_code)] // for the transformer teachers, on another branch
     Gelu,
 }
 
@@ -339,5 +341,15 @@ impl BatchNorm2d {
     /// Records `output` as this layer's tap (kind `Norm`).
     pub fn record(&self, output: &Tensor<4>, taps: &mut Taps) {
         taps.record(&self.path, LayerKind::Norm, output);
+    }
+}
+
+impl BatchNorm2d {
+    /// Normalises, then adds `residual` the way PyTorch's `out += identity` does: in
+    /// place on the BatchNorm's output, so its tap holds the sum.
+    pub fn forward_add_in_place(&self, input: Tensor<4>, residual: Tensor<4>, taps: &mut Taps) -> Tensor<4> {
+        let output = self.apply(input) + residual;
+        taps.record(&self.path, LayerKind::Norm, &output);
+        output
     }
 }

@@ -1,7 +1,10 @@
 //! Teachers: frozen pretrained networks that record taps in PyTorch's execution order.
 
 mod alexnet;
+mod efficientnet;
+mod efficientnet_lite;
 mod layers;
+mod mobilenet;
 mod resnet;
 mod squeezenet;
 mod vgg;
@@ -11,6 +14,9 @@ use std::fmt;
 use burn::tensor::{Device, Tensor};
 
 pub use alexnet::AlexNet;
+pub use efficientnet::{EfficientNet, EfficientNetVariant};
+pub use efficientnet_lite::{EfficientNetLite, EfficientNetLiteVariant};
+pub use mobilenet::MobileNetV2;
 pub use resnet::{ResNet, ResNetBlock, ResNetVariant};
 pub use squeezenet::{SqueezeNet, SqueezeNetVersion};
 pub use vgg::{Vgg, VggVariant};
@@ -74,6 +80,22 @@ pub const TEACHER_NAMES: &[&str] = &[
     "squeezenet",
     "squeezenet1_0",
     "squeezenet1_1",
+    "mobilenet_v2",
+    "efficientnet",
+    "efficientnet_b0",
+    "efficientnet_b1",
+    "efficientnet_b2",
+    "efficientnet_b3",
+    "efficientnet_b4",
+    "efficientnet_b5",
+    "efficientnet_b6",
+    "efficientnet_b7",
+    "efficientnet_lite",
+    "efficientnet_lite0",
+    "efficientnet_lite1",
+    "efficientnet_lite2",
+    "efficientnet_lite3",
+    "efficientnet_lite4",
 ];
 
 /// Builds the teacher `name` from `weights` on `device`. A family name (`vgg`) reads
@@ -108,8 +130,63 @@ pub fn load(name: &str, weights: WeightStore, device: &Device) -> Result<Box<dyn
     if squeezenet::accepts(&lower) {
         return Ok(Box::new(squeezenet::load_named(&lower, weights, device)?));
     }
+    if let Some(teacher) = load_mobile(&lower, weights, device)? {
+        return Ok(teacher);
+    }
     Err(Error::UnknownTeacher {
         name: name.to_owned(),
         known: TEACHER_NAMES.join(", "),
     })
+}
+
+/// MobileNetV2, EfficientNet B0-B7 and EfficientNet-Lite 0-4 (`efficientnet` and
+/// `efficientnet_lite` read the variant off the weights); `Ok(None)` when `name` is
+/// none of them.
+fn load_mobile(name: &str, weights: WeightStore, device: &Device) -> Result<Option<Box<dyn Teacher>>> {
+    let teacher: Box<dyn Teacher> = if name == "mobilenet_v2" {
+        Box::new(MobileNetV2::load(weights, device)?)
+    } else if name == "efficientnet" {
+        let variant = EfficientNetVariant::infer(&weights)?;
+        Box::new(EfficientNet::load(variant, weights, device)?)
+    } else if let Some(variant) = EfficientNetVariant::parse(name) {
+        check_variant(
+            &weights,
+            EfficientNetVariant::infer(&weights),
+            variant,
+            EfficientNetVariant::name,
+        )?;
+        Box::new(EfficientNet::load(variant, weights, device)?)
+    } else if name == "efficientnet_lite" {
+        let variant = EfficientNetLiteVariant::infer(&weights)?;
+        Box::new(EfficientNetLite::load(variant, weights, device)?)
+    } else if let Some(variant) = EfficientNetLiteVariant::parse(name) {
+        check_variant(
+            &weights,
+            EfficientNetLiteVariant::infer(&weights),
+            variant,
+            EfficientNetLiteVariant::name,
+        )?;
+        Box::new(EfficientNetLite::load(variant, weights, device)?)
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(teacher))
+}
+
+/// Names a variant mix-up (e.g. B1 weights loaded as B0) plainly rather than through
+/// its first mis-shaped key. Weights of no known variant fall through to the loader,
+/// which names the offending key.
+fn check_variant<V: PartialEq + Copy>(
+    weights: &WeightStore,
+    found: Result<V>,
+    wanted: V,
+    name: impl Fn(V) -> String,
+) -> Result<()> {
+    match found {
+        Ok(found) if found != wanted => Err(Error::Architecture {
+            origin: weights.origin().to_owned(),
+            reason: format!("these are {} weights, not {}", name(found), name(wanted)),
+        }),
+        _ => Ok(()),
+    }
 }

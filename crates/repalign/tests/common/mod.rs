@@ -1,5 +1,5 @@
 //! Fixture reading and comparison helpers shared by the golden tests.
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
 
 pub mod golden;
 
