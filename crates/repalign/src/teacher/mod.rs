@@ -1,5 +1,6 @@
 //! Teachers: frozen pretrained networks that record taps in PyTorch's execution order.
 
+mod dinov2;
 mod layers;
 mod vgg;
 
@@ -7,6 +8,7 @@ use std::fmt;
 
 use burn::tensor::{Device, Tensor};
 
+pub use dinov2::{Dinov2, Dinov2Config, Dinov2Variant, Ffn, Layout as Dinov2Layout, PosInterpolation};
 pub use vgg::{Vgg, VggVariant};
 
 use crate::error::{Error, Result};
@@ -50,6 +52,8 @@ pub trait Teacher: fmt::Debug + Send + Sync {
 /// Teacher names accepted by [`load`].
 pub const TEACHER_NAMES: &[&str] = &[
     "vgg", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
+    "dinov2", "dinov2_vits14", "dinov2_vitb14", "dinov2_vitl14", "dinov2_vitg14",
+    "dinov2_vits14_reg", "dinov2_vitb14_reg", "dinov2_vitl14_reg", "dinov2_vitg14_reg",
 ];
 
 /// Builds the teacher `name` from `weights` on `device`. A family name (`vgg`) reads
@@ -75,8 +79,30 @@ pub fn load(name: &str, weights: WeightStore, device: &Device) -> Result<Box<dyn
         }
         return Ok(Box::new(Vgg::load(variant, weights, device)?));
     }
+    if lower == "dinov2" || lower.starts_with("dinov2_") {
+        return load_dinov2(&lower, weights, device);
+    }
     Err(Error::UnknownTeacher {
         name: name.to_owned(),
         known: TEACHER_NAMES.join(", "),
     })
+}
+
+/// `dinov2` reads everything off the weights; `dinov2_vitb14_reg` and the like also
+/// check that the weights are that released model (in either layout).
+fn load_dinov2(name: &str, weights: WeightStore, device: &Device) -> Result<Box<dyn Teacher>> {
+    let config = Dinov2Config::infer(&weights)?;
+    if name != "dinov2" {
+        let variant = Dinov2Variant::parse(name).ok_or_else(|| Error::UnknownTeacher {
+            name: name.to_owned(),
+            known: TEACHER_NAMES.join(", "),
+        })?;
+        if let Some(reason) = variant.mismatch(&config) {
+            return Err(Error::Architecture {
+                origin: weights.origin().to_owned(),
+                reason: format!("these weights are not {name}: {reason}"),
+            });
+        }
+    }
+    Ok(Box::new(Dinov2::load(config, weights, device)?))
 }
