@@ -51,9 +51,24 @@ pub trait Teacher: fmt::Debug + Send + Sync {
 
 /// Teacher names accepted by [`load`].
 pub const TEACHER_NAMES: &[&str] = &[
-    "vgg", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
-    "dinov2", "dinov2_vits14", "dinov2_vitb14", "dinov2_vitl14", "dinov2_vitg14",
-    "dinov2_vits14_reg", "dinov2_vitb14_reg", "dinov2_vitl14_reg", "dinov2_vitg14_reg",
+    "vgg",
+    "vgg11",
+    "vgg11_bn",
+    "vgg13",
+    "vgg13_bn",
+    "vgg16",
+    "vgg16_bn",
+    "vgg19",
+    "vgg19_bn",
+    "dinov2",
+    "dinov2_vits14",
+    "dinov2_vitb14",
+    "dinov2_vitl14",
+    "dinov2_vitg14",
+    "dinov2_vits14_reg",
+    "dinov2_vitb14_reg",
+    "dinov2_vitl14_reg",
+    "dinov2_vitg14_reg",
 ];
 
 /// Builds the teacher `name` from `weights` on `device`. A family name (`vgg`) reads

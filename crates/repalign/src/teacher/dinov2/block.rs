@@ -10,8 +10,8 @@ use burn::tensor::{Device, Tensor, activation, module};
 
 use super::Layout;
 use crate::error::Result;
-use crate::teacher::layers::{Activation, Linear};
 use crate::taps::{LayerKind, Taps};
+use crate::teacher::layers::{Activation, Linear};
 use crate::weights::WeightStore;
 
 /// Every DINOv2 size uses 64 channels per head.
@@ -42,7 +42,9 @@ impl LayerNorm {
     }
 }
 
-/// Multi-head self-attention, `softmax(q kᵀ / √64) v`.
+/// The Linear layers of the attention, as each layout modules them.
+// One per block, built once: the size difference between the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 enum Projections {
     /// torch.hub: `attn.qkv` (`dim` → `3*dim`, split q | k | v), then `attn.proj`.
@@ -57,6 +59,7 @@ enum Projections {
     },
 }
 
+/// Multi-head self-attention, `softmax(q kᵀ / √64) v`.
 #[derive(Debug, Clone)]
 struct Attention {
     projections: Projections,
@@ -64,8 +67,15 @@ struct Attention {
 }
 
 impl Attention {
-    fn load(store: &mut WeightStore, device: &Device, layout: Layout, prefix: &str, dim: usize) -> Result<Self> {
-        let mut linear = |name: &str, out: usize| Linear::load(store, device, format!("{prefix}.{name}"), dim, out);
+    fn load(
+        store: &mut WeightStore,
+        device: &Device,
+        layout: Layout,
+        prefix: &str,
+        dim: usize,
+    ) -> Result<Self> {
+        let mut linear =
+            |name: &str, out: usize| Linear::load(store, device, format!("{prefix}.{name}"), dim, out);
         let projections = match layout {
             Layout::TorchHub => Projections::Fused {
                 qkv: linear("attn.qkv", 3 * dim)?,
@@ -109,12 +119,22 @@ impl Attention {
     }
 
     /// Scaled dot-product attention over `(B, N, D)` projections split into heads.
-    fn attend(&self, q: Tensor<3>, k: Tensor<3>, v: Tensor<3>, [batch, tokens, dim]: [usize; 3]) -> Tensor<3> {
-        let split = |t: Tensor<3>| -> Tensor<4> { t.reshape([batch, tokens, self.heads, HEAD_DIM]).swap_dims(1, 2) };
+    fn attend(
+        &self,
+        q: Tensor<3>,
+        k: Tensor<3>,
+        v: Tensor<3>,
+        [batch, tokens, dim]: [usize; 3],
+    ) -> Tensor<3> {
+        let split =
+            |t: Tensor<3>| -> Tensor<4> { t.reshape([batch, tokens, self.heads, HEAD_DIM]).swap_dims(1, 2) };
         let scale = (HEAD_DIM as f64).powf(-0.5);
         let scores = split(q).matmul(split(k).transpose()) * scale;
         let weights = activation::softmax(scores, 3);
-        weights.matmul(split(v)).swap_dims(1, 2).reshape([batch, tokens, dim])
+        weights
+            .matmul(split(v))
+            .swap_dims(1, 2)
+            .reshape([batch, tokens, dim])
     }
 }
 
@@ -122,7 +142,11 @@ impl Attention {
 #[derive(Debug, Clone)]
 enum FeedForward {
     /// `fc1`, exact GELU (module `act_path`), `fc2`.
-    Mlp { fc1: Linear, fc2: Linear, act_path: String },
+    Mlp {
+        fc1: Linear,
+        fc2: Linear,
+        act_path: String,
+    },
     /// ViT-g's fused SwiGLU: `w12` (`weights_in`) to `2h`, `silu(x1) * x2`, `w3`
     /// (`weights_out`). The gating is functional, so nothing between is tapped.
     SwiGlu { w12: Linear, w3: Linear, hidden: usize },
@@ -138,9 +162,17 @@ pub enum Ffn {
 }
 
 impl FeedForward {
-    fn load(store: &mut WeightStore, device: &Device, layout: Layout, prefix: &str, dim: usize, ffn: Ffn) -> Result<Self> {
-        let mut linear =
-            |name: &str, inputs: usize, out: usize| Linear::load(store, device, format!("{prefix}.mlp.{name}"), inputs, out);
+    fn load(
+        store: &mut WeightStore,
+        device: &Device,
+        layout: Layout,
+        prefix: &str,
+        dim: usize,
+        ffn: Ffn,
+    ) -> Result<Self> {
+        let mut linear = |name: &str, inputs: usize, out: usize| {
+            Linear::load(store, device, format!("{prefix}.mlp.{name}"), inputs, out)
+        };
         Ok(match (ffn, layout) {
             (Ffn::Mlp(hidden), _) => FeedForward::Mlp {
                 fc1: linear("fc1", dim, hidden)?,
@@ -177,7 +209,7 @@ impl FeedForward {
                 let x12 = w12.forward(x, taps);
                 let gate = x12.clone().narrow(2, 0, *hidden);
                 let up = x12.narrow(2, *hidden, *hidden);
-                w3.forward(activation::silu(gate) * up, taps)
+                w3.forward(Activation::Silu.apply(gate) * up, taps)
             }
         }
     }
@@ -197,7 +229,14 @@ pub(super) struct Block {
 
 impl Block {
     /// Takes the block at `prefix` (`blocks.N` or `encoder.layer.N`).
-    pub fn load(store: &mut WeightStore, device: &Device, layout: Layout, prefix: &str, dim: usize, ffn: Ffn) -> Result<Self> {
+    pub fn load(
+        store: &mut WeightStore,
+        device: &Device,
+        layout: Layout,
+        prefix: &str,
+        dim: usize,
+        ffn: Ffn,
+    ) -> Result<Self> {
         let scale_key = |n: usize| match layout {
             Layout::TorchHub => format!("{prefix}.ls{n}.gamma"),
             Layout::HuggingFace => format!("{prefix}.layer_scale{n}.lambda1"),

@@ -110,7 +110,10 @@ impl Dinov2Config {
             .take_while(|&i| store.contains(&format!("{}.norm1.weight", layout.block(i))))
             .count();
         if depth == 0 {
-            return Err(bad(format!("no transformer blocks (`{}.norm1.weight`)", layout.block(0))));
+            return Err(bad(format!(
+                "no transformer blocks (`{}.norm1.weight`)",
+                layout.block(0)
+            )));
         }
         let mlp = |name: &str| store.shape(&format!("{}.mlp.{name}.weight", layout.block(0)));
         let fused = layout.key("w12", "weights_in");
@@ -123,7 +126,11 @@ impl Dinov2Config {
         let registers = match store.shape(&reg_key) {
             None => 0,
             Some(&[1, registers, d]) if d == dim => registers,
-            Some(shape) => return Err(bad(format!("`{reg_key}` has shape {shape:?}; expected (1, R, {dim})"))),
+            Some(shape) => {
+                return Err(bad(format!(
+                    "`{reg_key}` has shape {shape:?}; expected (1, R, {dim})"
+                )));
+            }
         };
         let pos_key = layout.key("pos_embed", "embeddings.position_embeddings");
         let grid = match store.shape(&pos_key) {
@@ -167,7 +174,12 @@ impl Dinov2Config {
             (768, Ffn::Mlp(_)) => "b",
             (1024, Ffn::Mlp(_)) => "l",
             (1536, Ffn::SwiGlu(_)) => "g",
-            _ => return format!("dinov2 (width {}, depth {}, {} registers)", self.dim, self.depth, self.registers),
+            _ => {
+                return format!(
+                    "dinov2 (width {}, depth {}, {} registers)",
+                    self.dim, self.depth, self.registers
+                );
+            }
         };
         let reg = if self.registers > 0 { "_reg" } else { "" };
         format!("dinov2_vit{size}14{reg}")
@@ -220,7 +232,7 @@ impl Dinov2Variant {
     /// the width (4 × dim, or SwiGLU's `(int(8 * dim / 3) + 7) // 8 * 8`).
     pub fn mismatch(&self, config: &Dinov2Config) -> Option<String> {
         let ffn = if self.swiglu {
-            Ffn::SwiGlu((8 * self.dim / 3 + 7) / 8 * 8)
+            Ffn::SwiGlu((8 * self.dim / 3).div_ceil(8) * 8)
         } else {
             Ffn::Mlp(4 * self.dim)
         };
@@ -261,7 +273,9 @@ impl Dinov2 {
             layout, dim, grid, ..
         } = config;
         if dim == 0 || dim % HEAD_DIM != 0 {
-            return Err(Error::Config(format!("DINOv2 width {dim} is not a multiple of {HEAD_DIM}")));
+            return Err(Error::Config(format!(
+                "DINOv2 width {dim} is not a multiple of {HEAD_DIM}"
+            )));
         }
         let patch_embed = Conv2d::load(
             &mut store,
@@ -269,7 +283,11 @@ impl Dinov2 {
             layout.key("patch_embed.proj", "embeddings.patch_embeddings.projection"),
             ConvSpec::new(3, dim, PATCH, 0).stride(PATCH),
         )?;
-        let cls = store.take(&layout.key("cls_token", "embeddings.cls_token"), [1, 1, dim], device)?;
+        let cls = store.take(
+            &layout.key("cls_token", "embeddings.cls_token"),
+            [1, 1, dim],
+            device,
+        )?;
         let pos = store.take(
             &layout.key("pos_embed", "embeddings.position_embeddings"),
             [1, 1 + grid * grid, dim],
@@ -321,7 +339,7 @@ impl Teacher for Dinov2 {
     }
 
     fn check_input(&self, height: usize, width: usize) -> Result<()> {
-        if height < PATCH || width < PATCH || height % PATCH != 0 || width % PATCH != 0 {
+        if height < PATCH || width < PATCH || !height.is_multiple_of(PATCH) || !width.is_multiple_of(PATCH) {
             return Err(Error::InputSize {
                 teacher: self.name.clone(),
                 height,
