@@ -1,6 +1,7 @@
 //! Teachers: frozen pretrained networks that record taps in PyTorch's execution order.
 
 mod alexnet;
+mod dinov2;
 mod efficientnet;
 mod efficientnet_lite;
 mod layers;
@@ -14,6 +15,7 @@ use std::fmt;
 use burn::tensor::{Device, Tensor};
 
 pub use alexnet::AlexNet;
+pub use dinov2::{Dinov2, Dinov2Config, Dinov2Variant, Ffn, Layout as Dinov2Layout, PosInterpolation};
 pub use efficientnet::{EfficientNet, EfficientNetVariant};
 pub use efficientnet_lite::{EfficientNetLite, EfficientNetLiteVariant};
 pub use mobilenet::MobileNetV2;
@@ -96,6 +98,15 @@ pub const TEACHER_NAMES: &[&str] = &[
     "efficientnet_lite2",
     "efficientnet_lite3",
     "efficientnet_lite4",
+    "dinov2",
+    "dinov2_vits14",
+    "dinov2_vitb14",
+    "dinov2_vitl14",
+    "dinov2_vitg14",
+    "dinov2_vits14_reg",
+    "dinov2_vitb14_reg",
+    "dinov2_vitl14_reg",
+    "dinov2_vitg14_reg",
 ];
 
 /// Builds the teacher `name` from `weights` on `device`. A family name (`vgg`) reads
@@ -110,15 +121,7 @@ pub fn load(name: &str, weights: WeightStore, device: &Device) -> Result<Box<dyn
         return Ok(Box::new(Vgg::load(variant, weights, device)?));
     }
     if let Some(variant) = VggVariant::parse(&lower) {
-        // Name the mix-up plainly rather than through its first missing key.
-        if let Ok(found) = VggVariant::infer(&weights)
-            && found != variant
-        {
-            return Err(Error::Architecture {
-                origin: weights.origin().to_owned(),
-                reason: format!("these are {} weights, not {}", found.name(), variant.name()),
-            });
-        }
+        check_variant(&weights, VggVariant::infer(&weights), variant, VggVariant::name)?;
         return Ok(Box::new(Vgg::load(variant, weights, device)?));
     }
     if resnet::accepts(&lower) {
@@ -132,6 +135,9 @@ pub fn load(name: &str, weights: WeightStore, device: &Device) -> Result<Box<dyn
     }
     if let Some(teacher) = load_mobile(&lower, weights, device)? {
         return Ok(teacher);
+    }
+    if lower == "dinov2" || lower.starts_with("dinov2_") {
+        return load_dinov2(&lower, weights, device);
     }
     Err(Error::UnknownTeacher {
         name: name.to_owned(),
@@ -189,4 +195,23 @@ fn check_variant<V: PartialEq + Copy>(
         }),
         _ => Ok(()),
     }
+}
+
+/// `dinov2` reads everything off the weights; `dinov2_vitb14_reg` and the like also
+/// check that the weights are that released model (in either layout).
+fn load_dinov2(name: &str, weights: WeightStore, device: &Device) -> Result<Box<dyn Teacher>> {
+    let config = Dinov2Config::infer(&weights)?;
+    if name != "dinov2" {
+        let variant = Dinov2Variant::parse(name).ok_or_else(|| Error::UnknownTeacher {
+            name: name.to_owned(),
+            known: TEACHER_NAMES.join(", "),
+        })?;
+        if let Some(reason) = variant.mismatch(&config) {
+            return Err(Error::Architecture {
+                origin: weights.origin().to_owned(),
+                reason: format!("these weights are not {name}: {reason}"),
+            });
+        }
+    }
+    Ok(Box::new(Dinov2::load(config, weights, device)?))
 }

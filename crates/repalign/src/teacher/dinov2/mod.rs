@@ -1,0 +1,372 @@
+//! DINOv2 ViT-S/B/L/g with patch 14, with or without register tokens, from either
+//! weight layout: torch.hub `facebookresearch/dinov2` or transformers'
+//! `Dinov2Model` / `Dinov2WithRegistersModel` (SPEC §6).
+//!
+//! Everything is read off the weight shapes: width (heads = width / 64), depth, MLP
+//! kind and width, register count and the position-embedding grid. The layout decides
+//! the module structure, hence the taps: torch.hub records `patch_embed.proj`, then per
+//! block `attn.qkv`, `attn.proj`, `mlp.fc1`, `mlp.fc2` (`mlp.w12`, `mlp.w3` for ViT-g);
+//! transformers records the projection, then `query`, `key`, `value`,
+//! `output.dense`, `fc1`, `fc2` (`weights_in`, `weights_out`). The head is an
+//! `nn.Identity` and the final LayerNorm is no Linear: neither is tapped by default.
+//!
+//! The transformers layout is the one of the published checkpoints
+//! (`facebook/dinov2-*`), with transformers 4's module paths; transformers 5 renames
+//! these modules at load time (`q_proj`, `gate_proj`/`up_proj`, …).
+
+mod block;
+mod pos_embed;
+
+use burn::tensor::{Device, Tensor};
+
+pub use block::Ffn;
+pub use pos_embed::PosInterpolation;
+
+use self::block::{Block, HEAD_DIM, LayerNorm};
+use self::pos_embed::PositionEmbedding;
+use super::Teacher;
+use super::layers::{Conv2d, ConvSpec};
+use crate::error::{Error, Result};
+use crate::preprocess::Normalize;
+use crate::taps::Taps;
+use crate::weights::WeightStore;
+
+/// The patch side of every DINOv2 checkpoint.
+pub const PATCH: usize = 14;
+
+/// Which reference implementation the weights (and so the module structure) come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// torch.hub `facebookresearch/dinov2` (`cls_token`, `blocks.N.attn.qkv`, …).
+    TorchHub,
+    /// transformers `Dinov2Model` / `Dinov2WithRegistersModel` (`embeddings.cls_token`,
+    /// `encoder.layer.N.attention.attention.query`, …).
+    HuggingFace,
+}
+
+impl Layout {
+    fn key(self, hub: &str, hf: &str) -> String {
+        match self {
+            Layout::TorchHub => hub.to_owned(),
+            Layout::HuggingFace => hf.to_owned(),
+        }
+    }
+
+    fn block(self, index: usize) -> String {
+        match self {
+            Layout::TorchHub => format!("blocks.{index}"),
+            Layout::HuggingFace => format!("encoder.layer.{index}"),
+        }
+    }
+}
+
+/// The shape of a DINOv2 network, as read off its weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dinov2Config {
+    /// Weight layout.
+    pub layout: Layout,
+    /// Token width (384, 768, 1024, 1536 for S, B, L, g).
+    pub dim: usize,
+    /// Number of blocks.
+    pub depth: usize,
+    /// MLP kind and hidden width.
+    pub ffn: Ffn,
+    /// Register tokens (0 or 4 in the releases).
+    pub registers: usize,
+    /// Side of the stored position-embedding grid (37 in the releases).
+    pub grid: usize,
+}
+
+impl Dinov2Config {
+    /// Reads the configuration off the keys and shapes of a weight file.
+    ///
+    /// # Errors
+    /// [`Error::Architecture`] when the file is not a DINOv2 of either layout or
+    /// its shapes do not fit together.
+    pub fn infer(store: &WeightStore) -> Result<Self> {
+        let bad = |reason: String| Error::Architecture {
+            origin: store.origin().to_owned(),
+            reason,
+        };
+        let layout = if store.contains("cls_token") {
+            Layout::TorchHub
+        } else if store.contains("embeddings.cls_token") {
+            Layout::HuggingFace
+        } else {
+            return Err(bad(
+                "no DINOv2 weights: neither `cls_token` (torch.hub) nor `embeddings.cls_token` (transformers)".into(),
+            ));
+        };
+        let cls_key = layout.key("cls_token", "embeddings.cls_token");
+        let dim = match store.shape(&cls_key) {
+            Some(&[1, 1, dim]) if dim > 0 && dim % HEAD_DIM == 0 => dim,
+            other => {
+                return Err(bad(format!(
+                    "`{cls_key}` has shape {other:?}; expected (1, 1, D) with D a multiple of {HEAD_DIM}"
+                )));
+            }
+        };
+        let depth = (0..)
+            .take_while(|&i| store.contains(&format!("{}.norm1.weight", layout.block(i))))
+            .count();
+        if depth == 0 {
+            return Err(bad(format!(
+                "no transformer blocks (`{}.norm1.weight`)",
+                layout.block(0)
+            )));
+        }
+        let mlp = |name: &str| store.shape(&format!("{}.mlp.{name}.weight", layout.block(0)));
+        let fused = layout.key("w12", "weights_in");
+        let ffn = match (mlp("fc1"), mlp(&fused)) {
+            (Some(&[hidden, _]), _) => Ffn::Mlp(hidden),
+            (None, Some(&[doubled, _])) if doubled % 2 == 0 => Ffn::SwiGlu(doubled / 2),
+            _ => return Err(bad(format!("cannot find the MLP of `{}`", layout.block(0)))),
+        };
+        let reg_key = layout.key("register_tokens", "embeddings.register_tokens");
+        let registers = match store.shape(&reg_key) {
+            None => 0,
+            Some(&[1, registers, d]) if d == dim => registers,
+            Some(shape) => {
+                return Err(bad(format!(
+                    "`{reg_key}` has shape {shape:?}; expected (1, R, {dim})"
+                )));
+            }
+        };
+        let pos_key = layout.key("pos_embed", "embeddings.position_embeddings");
+        let grid = match store.shape(&pos_key) {
+            Some(&[1, n, d]) if d == dim => n.checked_sub(1).and_then(square_side),
+            _ => None,
+        };
+        let grid = match grid {
+            Some(grid) if grid > 0 => grid,
+            _ => {
+                let other = store.shape(&pos_key);
+                return Err(bad(format!(
+                    "`{pos_key}` has shape {other:?}; expected (1, 1 + M*M, {dim})"
+                )));
+            }
+        };
+        Ok(Dinov2Config {
+            layout,
+            dim,
+            depth,
+            ffn,
+            registers,
+            grid,
+        })
+    }
+
+    /// How this model resamples its position embedding: the register models switched
+    /// to antialiased, size-based resampling; without registers the two layouts differ.
+    pub fn pos_interpolation(&self) -> PosInterpolation {
+        match (self.registers, self.layout) {
+            (0, Layout::TorchHub) => PosInterpolation::PlainWithOffset,
+            (0, Layout::HuggingFace) => PosInterpolation::Plain,
+            _ => PosInterpolation::Antialiased,
+        }
+    }
+
+    /// The torch.hub name of the released model with this width and registers
+    /// (`dinov2_vitb14_reg`), or a descriptive one for other shapes.
+    pub fn name(&self) -> String {
+        let size = match (self.dim, self.ffn) {
+            (384, Ffn::Mlp(_)) => "s",
+            (768, Ffn::Mlp(_)) => "b",
+            (1024, Ffn::Mlp(_)) => "l",
+            (1536, Ffn::SwiGlu(_)) => "g",
+            _ => {
+                return format!(
+                    "dinov2 (width {}, depth {}, {} registers)",
+                    self.dim, self.depth, self.registers
+                );
+            }
+        };
+        let reg = if self.registers > 0 { "_reg" } else { "" };
+        format!("dinov2_vit{size}14{reg}")
+    }
+}
+
+/// `Some(m)` when `n == m * m`.
+fn square_side(n: usize) -> Option<usize> {
+    let m = (n as f64).sqrt().round() as usize;
+    (m.checked_mul(m) == Some(n)).then_some(m)
+}
+
+/// A released DINOv2, named as torch.hub names it (`dinov2_vits14`, `dinov2_vitg14_reg`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dinov2Variant {
+    /// Token width.
+    pub dim: usize,
+    /// Number of blocks.
+    pub depth: usize,
+    /// Fused SwiGLU MLP (ViT-g) rather than GELU MLP.
+    pub swiglu: bool,
+    /// Register tokens.
+    pub registers: usize,
+}
+
+impl Dinov2Variant {
+    /// Parses `dinov2_vit{s,b,l,g}14` with an optional `_reg` suffix.
+    pub fn parse(name: &str) -> Option<Self> {
+        let rest = name.strip_prefix("dinov2_vit")?;
+        let (rest, registers) = match rest.strip_suffix("_reg") {
+            Some(rest) => (rest, 4),
+            None => (rest, 0),
+        };
+        let (dim, depth, swiglu) = match rest {
+            "s14" => (384, 12, false),
+            "b14" => (768, 12, false),
+            "l14" => (1024, 24, false),
+            "g14" => (1536, 40, true),
+            _ => return None,
+        };
+        Some(Dinov2Variant {
+            dim,
+            depth,
+            swiglu,
+            registers,
+        })
+    }
+
+    /// Why `config` is not this variant, if it is not. The MLP width is derived from
+    /// the width (4 × dim, or SwiGLU's `(int(8 * dim / 3) + 7) // 8 * 8`).
+    pub fn mismatch(&self, config: &Dinov2Config) -> Option<String> {
+        let ffn = if self.swiglu {
+            Ffn::SwiGlu((8 * self.dim / 3).div_ceil(8) * 8)
+        } else {
+            Ffn::Mlp(4 * self.dim)
+        };
+        let found = (config.dim, config.depth, config.ffn, config.registers);
+        (found != (self.dim, self.depth, ffn, self.registers)).then(|| {
+            format!(
+                "found width {}, depth {}, {:?} MLP and {} registers; expected width {}, depth {}, {ffn:?} MLP and {} registers",
+                config.dim, config.depth, config.ffn, config.registers, self.dim, self.depth, self.registers
+            )
+        })
+    }
+}
+
+/// A DINOv2 teacher.
+#[derive(Debug, Clone)]
+pub struct Dinov2 {
+    name: String,
+    config: Dinov2Config,
+    patch_embed: Conv2d,
+    /// `cls_token + pos_embed[:, 0]`, then the register tokens: the tokens that precede
+    /// the patches, `(1, 1 + R, D)`. Registers are inserted after the position
+    /// embedding is added, so they carry none.
+    prefix: Tensor<3>,
+    pos_embed: PositionEmbedding,
+    blocks: Vec<Block>,
+    norm: LayerNorm,
+}
+
+impl Dinov2 {
+    /// Builds the network described by `config` from `store`, taking every key once.
+    /// The `mask_token` (used only for masked-image training) is shape-checked and
+    /// dropped.
+    ///
+    /// # Errors
+    /// Any missing, unexpected or mis-shaped key.
+    pub fn load(config: Dinov2Config, mut store: WeightStore, device: &Device) -> Result<Self> {
+        let Dinov2Config {
+            layout, dim, grid, ..
+        } = config;
+        if dim == 0 || dim % HEAD_DIM != 0 {
+            return Err(Error::Config(format!(
+                "DINOv2 width {dim} is not a multiple of {HEAD_DIM}"
+            )));
+        }
+        let patch_embed = Conv2d::load(
+            &mut store,
+            device,
+            layout.key("patch_embed.proj", "embeddings.patch_embeddings.projection"),
+            ConvSpec::new(3, dim, PATCH, 0).stride(PATCH),
+        )?;
+        let cls = store.take(
+            &layout.key("cls_token", "embeddings.cls_token"),
+            [1, 1, dim],
+            device,
+        )?;
+        let pos = store.take(
+            &layout.key("pos_embed", "embeddings.position_embeddings"),
+            [1, 1 + grid * grid, dim],
+            device,
+        )?;
+        let pos_embed = PositionEmbedding::new(pos, grid, dim, config.pos_interpolation());
+        let mut prefix = cls + pos_embed.class();
+        if config.registers > 0 {
+            let registers = store.take(
+                &layout.key("register_tokens", "embeddings.register_tokens"),
+                [1, config.registers, dim],
+                device,
+            )?;
+            prefix = Tensor::cat(vec![prefix, registers], 1);
+        }
+        let mask_key = layout.key("mask_token", "embeddings.mask_token");
+        if store.contains(&mask_key) {
+            store.take::<2>(&mask_key, [1, dim], device)?;
+        }
+        let blocks = (0..config.depth)
+            .map(|i| Block::load(&mut store, device, layout, &layout.block(i), dim, config.ffn))
+            .collect::<Result<_>>()?;
+        let norm = LayerNorm::load(&mut store, device, layout.key("norm", "layernorm"), dim)?;
+        store.finish()?;
+        Ok(Dinov2 {
+            name: config.name(),
+            config,
+            patch_embed,
+            prefix,
+            pos_embed,
+            blocks,
+            norm,
+        })
+    }
+
+    /// The configuration read off the weights.
+    pub fn config(&self) -> &Dinov2Config {
+        &self.config
+    }
+}
+
+impl Teacher for Dinov2 {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn normalize(&self) -> Normalize {
+        Normalize::IMAGENET
+    }
+
+    fn check_input(&self, height: usize, width: usize) -> Result<()> {
+        if height < PATCH || width < PATCH || !height.is_multiple_of(PATCH) || !width.is_multiple_of(PATCH) {
+            return Err(Error::InputSize {
+                teacher: self.name.clone(),
+                height,
+                width,
+                reason: format!("DINOv2 needs both sides to be positive multiples of the patch size {PATCH}"),
+            });
+        }
+        Ok(())
+    }
+
+    fn forward(&self, input: Tensor<4>, taps: &mut Taps) {
+        let [batch, _, height, width] = input.dims();
+        let (rows, cols) = (height / PATCH, width / PATCH);
+        let patches = self.patch_embed.forward(input, taps);
+        // (B, D, rows, cols) -> (B, rows*cols, D), row-major as `flatten(2).transpose(1, 2)`.
+        let patches: Tensor<3> = patches.flatten(2, 3).swap_dims(1, 2);
+        let patches = patches + self.pos_embed.patches(rows, cols);
+        let [_, prefix_len, dim] = self.prefix.dims();
+        let prefix = self.prefix.clone().expand([batch, prefix_len, dim]);
+        let mut x = Tensor::cat(vec![prefix, patches], 1);
+        for block in &self.blocks {
+            x = block.forward(x, taps);
+        }
+        // The model's output: no Linear follows (the hub head is `nn.Identity`).
+        self.norm.forward(x, taps);
+    }
+}
+
+#[cfg(test)]
+mod tests;

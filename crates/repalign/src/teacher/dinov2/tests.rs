@@ -1,0 +1,338 @@
+//! Structure, inference and error tests on tiny DINOv2 weight files (width 64, one
+//! head, a 3x3 position grid). The numbers are checked by the golden tests.
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+use super::*;
+use crate::taps::{TapSelector, Taps};
+use crate::teacher;
+
+const DIM: usize = 64;
+const GRID: usize = 3;
+
+/// Every key of a one-or-two-block DINOv2 in `layout`, with small constant values.
+fn tiny(layout: Layout, depth: usize, registers: usize, swiglu: bool) -> Vec<(String, Vec<usize>)> {
+    let key = |hub: &str, hf: &str| layout.key(hub, hf);
+    let mut keys = vec![
+        (key("cls_token", "embeddings.cls_token"), vec![1, 1, DIM]),
+        (key("mask_token", "embeddings.mask_token"), vec![1, DIM]),
+        (
+            key("pos_embed", "embeddings.position_embeddings"),
+            vec![1, 1 + GRID * GRID, DIM],
+        ),
+        (
+            key(
+                "patch_embed.proj.weight",
+                "embeddings.patch_embeddings.projection.weight",
+            ),
+            vec![DIM, 3, PATCH, PATCH],
+        ),
+        (
+            key(
+                "patch_embed.proj.bias",
+                "embeddings.patch_embeddings.projection.bias",
+            ),
+            vec![DIM],
+        ),
+        (key("norm.weight", "layernorm.weight"), vec![DIM]),
+        (key("norm.bias", "layernorm.bias"), vec![DIM]),
+    ];
+    if registers > 0 {
+        keys.push((
+            key("register_tokens", "embeddings.register_tokens"),
+            vec![1, registers, DIM],
+        ));
+    }
+    let linear = |keys: &mut Vec<(String, Vec<usize>)>, path: String, inputs: usize, out: usize| {
+        keys.push((format!("{path}.weight"), vec![out, inputs]));
+        keys.push((format!("{path}.bias"), vec![out]));
+    };
+    let hidden = if swiglu { 176 } else { 4 * DIM };
+    for i in 0..depth {
+        let b = layout.block(i);
+        for norm in ["norm1", "norm2"] {
+            keys.push((format!("{b}.{norm}.weight"), vec![DIM]));
+            keys.push((format!("{b}.{norm}.bias"), vec![DIM]));
+        }
+        match layout {
+            Layout::TorchHub => {
+                linear(&mut keys, format!("{b}.attn.qkv"), DIM, 3 * DIM);
+                linear(&mut keys, format!("{b}.attn.proj"), DIM, DIM);
+                keys.push((format!("{b}.ls1.gamma"), vec![DIM]));
+                keys.push((format!("{b}.ls2.gamma"), vec![DIM]));
+            }
+            Layout::HuggingFace => {
+                for name in [
+                    "attention.attention.query",
+                    "attention.attention.key",
+                    "attention.attention.value",
+                    "attention.output.dense",
+                ] {
+                    linear(&mut keys, format!("{b}.{name}"), DIM, DIM);
+                }
+                keys.push((format!("{b}.layer_scale1.lambda1"), vec![DIM]));
+                keys.push((format!("{b}.layer_scale2.lambda1"), vec![DIM]));
+            }
+        }
+        let (first, second) = match (swiglu, layout) {
+            (false, _) => ("fc1", "fc2"),
+            (true, Layout::TorchHub) => ("w12", "w3"),
+            (true, Layout::HuggingFace) => ("weights_in", "weights_out"),
+        };
+        let first_out = if swiglu { 2 * hidden } else { hidden };
+        linear(&mut keys, format!("{b}.mlp.{first}"), DIM, first_out);
+        linear(&mut keys, format!("{b}.mlp.{second}"), hidden, DIM);
+    }
+    keys
+}
+
+fn store(keys: Vec<(String, Vec<usize>)>) -> WeightStore {
+    WeightStore::from_tensors(
+        "tiny",
+        keys.into_iter().map(|(key, shape)| {
+            let n = shape.iter().product();
+            (key, shape, vec![0.01; n])
+        }),
+    )
+}
+
+fn tap_names(teacher: &dyn Teacher, height: usize, width: usize) -> Vec<String> {
+    let device = Device::default();
+    let input = Tensor::<4>::zeros([1, 3, height, width], &device);
+    let selector = TapSelector::default();
+    let mut taps = Taps::new(&selector);
+    teacher.forward(input, &mut taps);
+    taps.into_vec().into_iter().map(|t| t.info.name).collect()
+}
+
+#[test]
+fn infers_shape_and_layout_from_the_weights() {
+    let config = Dinov2Config::infer(&store(tiny(Layout::HuggingFace, 2, 4, true))).unwrap();
+    assert_eq!(
+        config,
+        Dinov2Config {
+            layout: Layout::HuggingFace,
+            dim: DIM,
+            depth: 2,
+            ffn: Ffn::SwiGlu(176),
+            registers: 4,
+            grid: GRID,
+        }
+    );
+    assert_eq!(config.pos_interpolation(), PosInterpolation::Antialiased);
+    let config = Dinov2Config::infer(&store(tiny(Layout::TorchHub, 1, 0, false))).unwrap();
+    assert_eq!(
+        (config.layout, config.depth, config.ffn, config.registers),
+        (Layout::TorchHub, 1, Ffn::Mlp(256), 0)
+    );
+    assert_eq!(config.pos_interpolation(), PosInterpolation::PlainWithOffset);
+}
+
+#[test]
+fn hub_taps_follow_the_hub_modules() {
+    let teacher = teacher::load(
+        "dinov2",
+        store(tiny(Layout::TorchHub, 2, 0, false)),
+        &Device::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        tap_names(teacher.as_ref(), 28, 42),
+        [
+            "patch_embed.proj",
+            "blocks.0.attn.qkv",
+            "blocks.0.attn.proj",
+            "blocks.0.mlp.fc1",
+            "blocks.0.mlp.fc2",
+            "blocks.1.attn.qkv",
+            "blocks.1.attn.proj",
+            "blocks.1.mlp.fc1",
+            "blocks.1.mlp.fc2",
+        ]
+    );
+    let teacher = teacher::load(
+        "dinov2",
+        store(tiny(Layout::TorchHub, 1, 4, true)),
+        &Device::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        tap_names(teacher.as_ref(), 14, 14),
+        [
+            "patch_embed.proj",
+            "blocks.0.attn.qkv",
+            "blocks.0.attn.proj",
+            "blocks.0.mlp.w12",
+            "blocks.0.mlp.w3"
+        ]
+    );
+}
+
+#[test]
+fn transformers_taps_follow_the_checkpoint_modules() {
+    let teacher = teacher::load(
+        "dinov2",
+        store(tiny(Layout::HuggingFace, 1, 4, true)),
+        &Device::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        tap_names(teacher.as_ref(), 42, 28),
+        [
+            "embeddings.patch_embeddings.projection",
+            "encoder.layer.0.attention.attention.query",
+            "encoder.layer.0.attention.attention.key",
+            "encoder.layer.0.attention.attention.value",
+            "encoder.layer.0.attention.output.dense",
+            "encoder.layer.0.mlp.weights_in",
+            "encoder.layer.0.mlp.weights_out",
+        ]
+    );
+}
+
+#[test]
+fn refuses_sides_that_are_not_multiples_of_14() {
+    let teacher = teacher::load(
+        "dinov2",
+        store(tiny(Layout::TorchHub, 1, 0, false)),
+        &Device::default(),
+    )
+    .unwrap();
+    assert!(teacher.check_input(224, 168).is_ok());
+    for (h, w) in [(225, 224), (224, 230), (0, 14), (7, 7)] {
+        let err = teacher.check_input(h, w).unwrap_err().to_string();
+        assert!(err.contains("multiples of the patch size 14"), "{err}");
+    }
+}
+
+#[test]
+fn missing_and_unexpected_keys_are_named() {
+    let device = Device::default();
+    let mut keys = tiny(Layout::TorchHub, 1, 0, false);
+    keys.retain(|(k, _)| k != "blocks.0.attn.proj.bias");
+    let err = teacher::load("dinov2", store(keys), &device)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("missing weight `blocks.0.attn.proj.bias`"), "{err}");
+
+    let mut keys = tiny(Layout::HuggingFace, 1, 0, false);
+    keys.push(("encoder.layer.0.extra".into(), vec![2]));
+    let err = teacher::load("dinov2", store(keys), &device)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unexpected weight `encoder.layer.0.extra`"), "{err}");
+
+    let mut keys = tiny(Layout::TorchHub, 1, 0, false);
+    keys.retain(|(k, _)| k != "mask_token");
+    keys.push(("mask_token".into(), vec![1, DIM + 1]));
+    let err = teacher::load("dinov2", store(keys), &device)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`mask_token` has shape [1, 65]"), "{err}");
+
+    let err = teacher::load(
+        "dinov2",
+        store(vec![("features.0.weight".into(), vec![1])]),
+        &device,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("no DINOv2 weights"), "{err}");
+}
+
+#[test]
+fn mask_token_is_optional() {
+    let mut keys = tiny(Layout::HuggingFace, 1, 0, false);
+    keys.retain(|(k, _)| k != "embeddings.mask_token");
+    assert!(teacher::load("dinov2", store(keys), &Device::default()).is_ok());
+}
+
+#[test]
+fn aliases_check_the_released_shapes() {
+    assert_eq!(
+        Dinov2Variant::parse("dinov2_vitg14_reg"),
+        Some(Dinov2Variant {
+            dim: 1536,
+            depth: 40,
+            swiglu: true,
+            registers: 4
+        })
+    );
+    assert_eq!(Dinov2Variant::parse("dinov2_vith14"), None);
+    let small = Dinov2Config {
+        layout: Layout::TorchHub,
+        dim: 384,
+        depth: 12,
+        ffn: Ffn::Mlp(1536),
+        registers: 0,
+        grid: 37,
+    };
+    assert_eq!(
+        Dinov2Variant::parse("dinov2_vits14").unwrap().mismatch(&small),
+        None
+    );
+    assert_eq!(small.name(), "dinov2_vits14");
+    assert!(
+        Dinov2Variant::parse("dinov2_vits14_reg")
+            .unwrap()
+            .mismatch(&small)
+            .is_some()
+    );
+    assert!(
+        Dinov2Variant::parse("dinov2_vitb14")
+            .unwrap()
+            .mismatch(&small)
+            .is_some()
+    );
+    let giant = Dinov2Config {
+        dim: 1536,
+        depth: 40,
+        ffn: Ffn::SwiGlu(4096),
+        registers: 4,
+        ..small
+    };
+    assert_eq!(
+        Dinov2Variant::parse("dinov2_vitg14_reg")
+            .unwrap()
+            .mismatch(&giant),
+        None
+    );
+    assert_eq!(giant.name(), "dinov2_vitg14_reg");
+
+    let err = teacher::load(
+        "dinov2_vits14",
+        store(tiny(Layout::TorchHub, 1, 0, false)),
+        &Device::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("these weights are not dinov2_vits14"), "{err}");
+}
+
+#[test]
+fn native_grid_is_used_as_is_and_other_grids_are_resampled() {
+    let device = Device::default();
+    let values: Vec<f32> = (0..(1 + GRID * GRID) * 2).map(|i| i as f32).collect();
+    let embedding = Tensor::<3>::from_data(TensorData::new(values.clone(), [1, 1 + GRID * GRID, 2]), &device);
+    for interpolation in [
+        PosInterpolation::PlainWithOffset,
+        PosInterpolation::Plain,
+        PosInterpolation::Antialiased,
+    ] {
+        let pos = PositionEmbedding::new(embedding.clone(), GRID, 2, interpolation);
+        let same: Vec<f32> = pos.patches(GRID, GRID).into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(same, values[2..]);
+        assert_eq!(pos.patches(2, 5).dims(), [1, 10, 2]);
+    }
+    // With the 0.1 offset, keeping the row count still moves the rows.
+    let pos = PositionEmbedding::new(embedding, GRID, 2, PosInterpolation::PlainWithOffset);
+    let moved: Vec<f32> = pos.patches(GRID, 2).into_data().try_to_vec::<f32>().unwrap();
+    let plain = PositionEmbedding::new(
+        Tensor::<3>::from_data(TensorData::new(values, [1, 1 + GRID * GRID, 2]), &device),
+        GRID,
+        2,
+        PosInterpolation::Plain,
+    );
+    let kept: Vec<f32> = plain.patches(GRID, 2).into_data().try_to_vec::<f32>().unwrap();
+    assert_ne!(moved, kept);
+}
