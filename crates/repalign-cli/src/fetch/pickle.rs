@@ -10,6 +10,8 @@ use std::rc::Rc;
 
 /// A pickled value. Containers are shared (`Rc`), as Python objects are, so that
 /// mutations through the memo are seen everywhere.
+// Every pickle value is represented, though the converters read only some of them.
+#[allow(dead_code)]
 #[derive(Debug, Clone)]
 pub enum Value {
     None,

@@ -133,11 +133,11 @@ pub fn load(name: &str, weights: WeightStore, device: &Device) -> Result<Box<dyn
     if squeezenet::accepts(&lower) {
         return Ok(Box::new(squeezenet::load_named(&lower, weights, device)?));
     }
-    if let Some(teacher) = load_mobile(&lower, weights, device)? {
-        return Ok(teacher);
-    }
     if lower == "dinov2" || lower.starts_with("dinov2_") {
         return load_dinov2(&lower, weights, device);
+    }
+    if let Some(teacher) = load_mobile(&lower, weights, device)? {
+        return Ok(teacher);
     }
     Err(Error::UnknownTeacher {
         name: name.to_owned(),
