@@ -21,15 +21,51 @@ fn fetch_error(package: &Package, url: &str, reason: impl std::fmt::Display) -> 
     ))
 }
 
+/// An HTTPS agent that trusts the system's certificate store when there is one
+/// (`$SSL_CERT_FILE`, else Debian/Ubuntu/Fedora's bundle): networks that intercept TLS
+/// with their own CA install it there. Elsewhere, Mozilla's roots.
+fn agent() -> ureq::Agent {
+    let bundle = std::env::var_os("SSL_CERT_FILE")
+        .map(std::path::PathBuf::from)
+        .into_iter()
+        .chain(
+            [
+                "/etc/ssl/certs/ca-certificates.crt",
+                "/etc/pki/tls/certs/ca-bundle.crt",
+            ]
+            .map(Into::into),
+        )
+        .find_map(|path| std::fs::read(path).ok());
+    let certificates: Vec<_> = bundle
+        .as_deref()
+        .map(|pem| {
+            ureq::tls::parse_pem(pem)
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(certificate)) => Some(certificate.to_owned()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let roots = if certificates.is_empty() {
+        ureq::tls::RootCerts::WebPki
+    } else {
+        ureq::tls::RootCerts::new_with_certs(&certificates)
+    };
+    let tls = ureq::tls::TlsConfig::builder().root_certs(roots).build();
+    ureq::Agent::new_with_config(ureq::Agent::config_builder().tls_config(tls).build())
+}
+
 /// Lowercase hex of a digest.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The download URL of the package's pinned file, from the index's JSON (PEP 691).
-fn file_url(index: &str, package: &Package) -> Result<String, CliError> {
+fn file_url(agent: &ureq::Agent, index: &str, package: &Package) -> Result<String, CliError> {
     let url = format!("{index}/{}/", package.project);
-    let mut response = ureq::get(&url)
+    let mut response = agent
+        .get(&url)
         .header("Accept", "application/vnd.pypi.simple.v1+json")
         .call()
         .map_err(|e| fetch_error(package, &url, e))?;
@@ -68,8 +104,10 @@ pub fn download(
     {
         return Ok(());
     }
-    let url = file_url(index, package)?;
-    let mut response = ureq::get(&url)
+    let agent = agent();
+    let url = file_url(&agent, index, package)?;
+    let mut response = agent
+        .get(&url)
         .call()
         .map_err(|e| fetch_error(package, &url, e))?;
     let total = response.body().content_length();
