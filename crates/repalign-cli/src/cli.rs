@@ -59,9 +59,9 @@ pub struct TeacherArgs {
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {
-    /// The student's output (PNG or JPEG).
+    /// The student's output (PNG or JPEG), or a folder of them.
     pub output: PathBuf,
-    /// The ground truth (PNG or JPEG).
+    /// The ground truth (PNG or JPEG), or a folder whose files pair with OUTPUT's by name.
     pub target: PathBuf,
     #[command(flatten)]
     pub teacher: TeacherArgs,

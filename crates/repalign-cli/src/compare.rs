@@ -15,6 +15,9 @@ use crate::teacher_args::build_loss;
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
+    /// The file name, in folder mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
     loss: f64,
     teacher: &'a str,
     layers: Vec<JsonLayer<'a>>,
@@ -41,6 +44,23 @@ pub fn run(args: &CompareArgs) -> Result<(), CliError> {
         .with_group_size(args.group_size)?
         .with_weighting(weighting);
     let device = backend::device();
+    match (args.output.is_dir(), args.target.is_dir()) {
+        (true, true) => {
+            if args.grad_out.is_some() {
+                return Err(CliError::Usage(
+                    "--grad-out takes one pair of files, not folders".into(),
+                ));
+            }
+            let loss = build_loss(&args.teacher, config, &device)?;
+            return crate::compare_folders::run(args, &loss, &device);
+        }
+        (false, false) => {}
+        _ => {
+            return Err(CliError::Usage(
+                "OUTPUT and TARGET must both be files or both be folders".into(),
+            ));
+        }
+    }
     let loss = build_loss(&args.teacher, config, &device)?;
 
     let autodiff = device.clone().autodiff();
@@ -55,7 +75,8 @@ pub fn run(args: &CompareArgs) -> Result<(), CliError> {
 
     let report = loss.loss_for(&output, &target)?;
     let value = report.value()?;
-    print_report(args, loss.teacher().name(), value, &report)?;
+    let line = report_line(args.json, None, loss.teacher().name(), value, &report)?;
+    writeln!(std::io::stdout().lock(), "{line}").map_err(CliError::stdout)?;
 
     if let Some(path) = &args.grad_out {
         let grads = report.total.backward();
@@ -74,7 +95,7 @@ pub fn run(args: &CompareArgs) -> Result<(), CliError> {
 }
 
 /// Output and target must reach the teacher at the same size.
-fn check_sizes(
+pub(crate) fn check_sizes(
     loss: &repalign::RepAlignLoss,
     output: &[usize; 4],
     target: &[usize; 4],
@@ -92,30 +113,38 @@ fn check_sizes(
     Ok(())
 }
 
-fn print_report(args: &CompareArgs, teacher: &str, value: f64, report: &LossReport) -> Result<(), CliError> {
-    let mut stdout = std::io::stdout().lock();
-    if args.json {
-        let sums = report.layer_sums()?;
-        let json = JsonReport {
-            loss: value,
-            teacher,
-            layers: report
-                .layers
-                .iter()
-                .zip(sums)
-                .map(|(layer, sum)| JsonLayer {
-                    name: &layer.info.name,
-                    kind: layer.info.kind.as_str(),
-                    shape: &layer.info.shape,
-                    sum,
-                    elements: layer.elements,
-                    weight: layer.weight,
-                })
-                .collect(),
-        };
-        let text = serde_json::to_string(&json).map_err(|e| CliError::Usage(e.to_string()))?;
-        writeln!(stdout, "{text}").map_err(CliError::stdout)
-    } else {
-        writeln!(stdout, "{value}").map_err(CliError::stdout)
+/// The loss as one output line: the number (with `name<TAB>` in folder mode), or JSON.
+pub(crate) fn report_line(
+    json: bool,
+    name: Option<&str>,
+    teacher: &str,
+    value: f64,
+    report: &LossReport,
+) -> Result<String, CliError> {
+    if !json {
+        return Ok(match name {
+            Some(name) => format!("{name}\t{value}"),
+            None => value.to_string(),
+        });
     }
+    let sums = report.layer_sums()?;
+    let json = JsonReport {
+        name,
+        loss: value,
+        teacher,
+        layers: report
+            .layers
+            .iter()
+            .zip(sums)
+            .map(|(layer, sum)| JsonLayer {
+                name: &layer.info.name,
+                kind: layer.info.kind.as_str(),
+                shape: &layer.info.shape,
+                sum,
+                elements: layer.elements,
+                weight: layer.weight,
+            })
+            .collect(),
+    };
+    serde_json::to_string(&json).map_err(|e| CliError::Usage(e.to_string()))
 }

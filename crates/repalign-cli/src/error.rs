@@ -14,6 +14,9 @@ pub enum CliError {
     Usage(String),
     #[error("fetch failed: {0}")]
     Fetch(String),
+    /// Folder mode: some files were skipped (each already reported).
+    #[error("{0}")]
+    SomeFailed(String),
     #[error("output closed")]
     BrokenPipe,
 }

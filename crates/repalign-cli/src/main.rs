@@ -3,6 +3,7 @@
 mod backend;
 mod cli;
 mod compare;
+mod compare_folders;
 mod error;
 mod fetch;
 mod image_io;

@@ -375,3 +375,53 @@ fn a_features_file_with_a_missing_key_names_it() {
         "{stderr}"
     );
 }
+
+#[test]
+fn folder_mode_pairs_by_name_and_reports_what_it_skips() {
+    let ws = Workspace::new();
+    for dir in ["a", "b"] {
+        std::fs::create_dir(ws.path(dir)).unwrap();
+    }
+    write_image(&ws.path("a/one.png"), 48, 40, 25);
+    write_image(&ws.path("b/one.png"), 48, 40, 0);
+    write_image(&ws.path("a/same.png"), 48, 40, 3);
+    write_image(&ws.path("b/same.png"), 48, 40, 3);
+    write_image(&ws.path("a/only_a.png"), 48, 40, 3);
+    std::fs::write(ws.path("a/broken.png"), b"not a png").unwrap();
+    write_image(&ws.path("b/broken.png"), 48, 40, 3);
+    let args = [&["compare", "a", "b"][..], &TEACHER, &["--size", "32"]].concat();
+    let output = ws.run(&args);
+    assert!(
+        !output.status.success(),
+        "a skipped file makes the exit code non-zero"
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(
+        lines[0].starts_with("one.png\t")
+            && lines[0].split('\t').nth(1).unwrap().parse::<f64>().unwrap() > 0.0
+    );
+    assert_eq!(lines[1], "same.png\t0");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("only_a.png: only in a"), "{stderr}");
+    assert!(stderr.contains("broken.png: cannot read image"), "{stderr}");
+    assert!(stderr.contains("2 pairs compared, 2 files skipped"), "{stderr}");
+
+    // JSON lines carry the name; all-good folders exit 0.
+    std::fs::remove_file(ws.path("a/only_a.png")).unwrap();
+    std::fs::remove_file(ws.path("a/broken.png")).unwrap();
+    std::fs::remove_file(ws.path("b/broken.png")).unwrap();
+    let args = [&["compare", "a", "b", "--json"][..], &TEACHER, &["--size", "32"]].concat();
+    let text = stdout(&ws.run(&args));
+    let names: Vec<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["name"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(names, ["one.png", "same.png"]);
+}
