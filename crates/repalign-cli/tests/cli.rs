@@ -395,9 +395,9 @@ fn folder_mode_pairs_by_name_and_reports_what_it_skips() {
         !output.status.success(),
         "a skipped file makes the exit code non-zero"
     );
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 2, "{stdout}");
+    let printed = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines.len(), 2, "{printed}");
     assert!(
         lines[0].starts_with("one.png\t")
             && lines[0].split('\t').nth(1).unwrap().parse::<f64>().unwrap() > 0.0
