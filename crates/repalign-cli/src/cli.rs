@@ -74,6 +74,9 @@ pub struct CompareArgs {
     /// Print the loss and its per-layer parts as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Write a per-layer bar chart (weighted contribution, element count) as SVG.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
     /// Write d(loss)/d(output pixels in [0,1]) as a float32 .npy of shape (1,3,H,W).
     #[arg(long, value_name = "FILE.npy")]
     pub grad_out: Option<PathBuf>,

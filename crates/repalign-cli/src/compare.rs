@@ -11,6 +11,7 @@ use crate::cli::CompareArgs;
 use crate::error::CliError;
 use crate::image_io;
 use crate::npy;
+use crate::plot;
 use crate::teacher_args::build_loss;
 
 #[derive(Serialize)]
@@ -77,6 +78,21 @@ pub fn run(args: &CompareArgs) -> Result<(), CliError> {
     let value = report.value()?;
     let line = report_line(args.json, None, loss.teacher().name(), value, &report)?;
     writeln!(std::io::stdout().lock(), "{line}").map_err(CliError::stdout)?;
+    if let Some(path) = &args.plot {
+        let total = report.elements() as f64;
+        let bars: Vec<plot::LayerBar> = report
+            .layers
+            .iter()
+            .zip(report.layer_sums()?)
+            .map(|(layer, sum)| plot::LayerBar {
+                name: layer.info.name.clone(),
+                contribution: layer.weight * sum / total,
+                elements: layer.elements,
+            })
+            .collect();
+        let title = format!("{} — loss {value:.6}", loss.teacher().name());
+        plot::write_svg(path, &title, &bars)?;
+    }
 
     if let Some(path) = &args.grad_out {
         let grads = report.total.backward();

@@ -9,6 +9,7 @@ mod fetch;
 mod image_io;
 mod layers;
 mod npy;
+mod plot;
 mod teacher_args;
 
 use std::io::Write;

@@ -425,3 +425,25 @@ fn folder_mode_pairs_by_name_and_reports_what_it_skips() {
         .collect();
     assert_eq!(names, ["one.png", "same.png"]);
 }
+
+#[test]
+fn plot_writes_an_svg_with_two_bars_per_layer() {
+    let ws = Workspace::new();
+    let args = [
+        &["compare", "output.png", "target.png", "--plot", "layers.svg"][..],
+        &TEACHER,
+        &["--size", "32"],
+    ]
+    .concat();
+    stdout(&ws.run(&args));
+    let svg = std::fs::read_to_string(ws.path("layers.svg")).unwrap();
+    assert!(svg.starts_with("<svg"));
+    assert_eq!(svg.matches("<rect x=").count(), 2 * 8);
+    assert!(svg.contains("<title>features.25:"));
+    let args = [
+        &["compare", "output.png", "target.png", "--plot", "layers.png"][..],
+        &TEACHER,
+    ]
+    .concat();
+    assert!(one_line_error(&ws.run(&args)).contains("--plot writes SVG"));
+}
