@@ -439,7 +439,7 @@ fn plot_writes_an_svg_with_two_bars_per_layer() {
     let svg = std::fs::read_to_string(ws.path("layers.svg")).unwrap();
     assert!(svg.starts_with("<svg"));
     assert_eq!(svg.matches("<rect x=").count(), 2 * 8);
-    assert!(svg.contains("<title>features.25:"));
+    assert!(svg.contains("<title>features.18:"));
     let args = [
         &["compare", "output.png", "target.png", "--plot", "layers.png"][..],
         &TEACHER,
