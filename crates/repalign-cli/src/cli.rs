@@ -74,6 +74,9 @@ pub struct CompareArgs {
     /// Print the loss and its per-layer parts as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Draw where the distance comes from over the output image, as a PNG.
+    #[arg(long, value_name = "FILE.png")]
+    pub heatmap: Option<PathBuf>,
     /// Write a per-layer bar chart (weighted contribution, element count) as SVG.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,

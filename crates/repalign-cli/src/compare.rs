@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::backend;
 use crate::cli::CompareArgs;
 use crate::error::CliError;
+use crate::heatmap;
 use crate::image_io;
 use crate::npy;
 use crate::plot;
@@ -74,8 +75,13 @@ pub fn run(args: &CompareArgs) -> Result<(), CliError> {
     };
     check_sizes(&loss, &output.dims(), &target.dims())?;
 
-    let report = loss.loss_for(&output, &target)?;
+    let target_features = loss.target_features(&target)?;
+    let output_features = loss.features(&output)?;
+    let report = loss.loss(&output_features, &target_features)?;
     let value = report.value()?;
+    if let Some(path) = &args.heatmap {
+        heatmap::write(path, &loss, &output, &output_features, &target_features)?;
+    }
     let line = report_line(args.json, None, loss.teacher().name(), value, &report)?;
     writeln!(std::io::stdout().lock(), "{line}").map_err(CliError::stdout)?;
     if let Some(path) = &args.plot {

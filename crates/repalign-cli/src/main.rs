@@ -6,6 +6,7 @@ mod compare;
 mod compare_folders;
 mod error;
 mod fetch;
+mod heatmap;
 mod image_io;
 mod layers;
 mod npy;

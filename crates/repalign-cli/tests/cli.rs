@@ -447,3 +447,17 @@ fn plot_writes_an_svg_with_two_bars_per_layer() {
     .concat();
     assert!(one_line_error(&ws.run(&args)).contains("--plot writes SVG"));
 }
+
+#[test]
+fn heatmap_writes_a_png_of_the_teacher_input_size() {
+    let ws = Workspace::new();
+    let args = [
+        &["compare", "output.png", "target.png", "--heatmap", "heat.png"][..],
+        &TEACHER,
+        &["--size", "32"],
+    ]
+    .concat();
+    stdout(&ws.run(&args));
+    let heat = image::open(ws.path("heat.png")).unwrap();
+    assert_eq!((heat.width(), heat.height()), (32, 32));
+}

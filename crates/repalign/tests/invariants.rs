@@ -164,3 +164,46 @@ fn tap_listing_names_kinds_and_shapes() {
     assert_eq!(infos[7].name, "features.25");
     assert_eq!(infos[7].shape, vec![1, 512, 4, 3]);
 }
+
+#[test]
+fn heatmap_is_zero_for_identical_images_and_finds_a_local_change() {
+    let loss = vgg11(LossConfig::default());
+    let device = Device::flex();
+    let image = random_image([1, 3, 64, 64], &device);
+    let same = loss
+        .heatmap(
+            &loss.features(&image).unwrap(),
+            &loss.target_features(&image).unwrap(),
+            64,
+            64,
+        )
+        .unwrap();
+    let values: Vec<f32> = same.into_data().try_to_vec().unwrap();
+    assert!(values.iter().all(|&v| v == 0.0));
+
+    // Change only the top-left 24x24 corner: most of the heat must land there.
+    let mut changed: Vec<f32> = image.clone().into_data().try_to_vec().unwrap();
+    for c in 0..3 {
+        for y in 0..24 {
+            for x in 0..24 {
+                changed[c * 64 * 64 + y * 64 + x] = 1.0 - changed[c * 64 * 64 + y * 64 + x];
+            }
+        }
+    }
+    let changed = Tensor::<4>::from_data(TensorData::new(changed, [1, 3, 64, 64]), &device);
+    let heat = loss
+        .heatmap(
+            &loss.features(&changed).unwrap(),
+            &loss.target_features(&image).unwrap(),
+            64,
+            64,
+        )
+        .unwrap();
+    let heat: Vec<f32> = heat.into_data().try_to_vec().unwrap();
+    let corner: f32 = (0..32)
+        .flat_map(|y| (0..32).map(move |x| (y, x)))
+        .map(|(y, x)| heat[y * 64 + x])
+        .sum();
+    let total: f32 = heat.iter().sum();
+    assert!(corner > 0.5 * total, "corner {corner} of {total}");
+}

@@ -38,3 +38,14 @@ fn normalize_groups(values: Tensor<3>, group: usize, padded: usize) -> Tensor<4>
         .sqrt();
     groups / norm
 }
+
+/// The per-position share of `S_i`: squared differences of the normalised groups
+/// summed over channels, `(B, L)` (padding dropped). Summing it gives `S_i` minus the
+/// padded positions' part.
+pub(crate) fn grouped_distance_map(output: Tensor<3>, target: Tensor<3>, group: usize) -> Tensor<2> {
+    let [batch, _, len] = output.dims();
+    let padded = len.div_ceil(group) * group;
+    let diff = normalize_groups(output, group, padded) - normalize_groups(target, group, padded);
+    let per_position: Tensor<2> = diff.square().sum_dim(1).reshape([batch, padded]);
+    per_position.slice([0..batch, 0..len])
+}

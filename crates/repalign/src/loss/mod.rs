@@ -2,6 +2,7 @@
 
 mod config;
 mod grouped;
+mod heatmap;
 mod report;
 
 use burn::tensor::Tensor;

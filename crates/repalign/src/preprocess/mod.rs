@@ -4,7 +4,7 @@
 mod crop;
 mod normalize;
 pub mod resample;
-mod resize;
+pub(crate) mod resize;
 
 use burn::tensor::Tensor;
 
@@ -60,6 +60,19 @@ impl Preprocess {
                 .steps
                 .iter()
                 .filter(|step| matches!(step, Step::Normalize(_)))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// The resize and crop steps alone: the image as the teacher sees it, before
+    /// normalisation (for drawing on).
+    pub fn geometry_only(&self) -> Self {
+        Preprocess {
+            steps: self
+                .steps
+                .iter()
+                .filter(|step| !matches!(step, Step::Normalize(_)))
                 .cloned()
                 .collect(),
         }
