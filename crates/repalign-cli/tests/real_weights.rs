@@ -4,7 +4,7 @@
 //! `.ci/run` fetches the weights and runs them with `--include-ignored`. Run locally:
 //!
 //! ```text
-//! cargo run -p repalign-cli -- fetch vgg16 alexnet mobilenet_v2 efficientnet_lite0 photos
+//! cargo run -p repalign-cli -- fetch vgg16 vgg19_caffe alexnet mobilenet_v2 efficientnet_lite0 photos
 //! cargo test -p repalign-cli --test real_weights -- --include-ignored
 //! ```
 
@@ -145,6 +145,12 @@ fn assert_grows(teacher: &str) {
 #[ignore = "needs fetched weights and photos: `repalign fetch` (see the file's docs)"]
 fn vgg16_loss_grows_with_noise_and_blur() {
     assert_grows("vgg16");
+}
+
+#[test]
+#[ignore = "needs fetched weights and photos: `repalign fetch` (see the file's docs)"]
+fn vgg19_caffe_loss_grows_with_noise_and_blur() {
+    assert_grows("vgg19_caffe");
 }
 
 #[test]

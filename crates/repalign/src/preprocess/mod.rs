@@ -9,7 +9,7 @@ pub(crate) mod resize;
 use burn::tensor::Tensor;
 
 pub use crop::CenterCrop;
-pub use normalize::Normalize;
+pub use normalize::{ChannelOrder, Normalize};
 pub use resample::Interpolation;
 pub use resize::{Resize, ResizeTarget};
 

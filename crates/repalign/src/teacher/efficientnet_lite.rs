@@ -315,6 +315,7 @@ impl Teacher for EfficientNetLite {
         Normalize {
             mean: [127.0 / 255.0; 3],
             std: [128.0 / 255.0; 3],
+            order: crate::preprocess::ChannelOrder::Rgb,
         }
     }
 

@@ -72,6 +72,8 @@ pub const TEACHER_NAMES: &[&str] = &[
     "vgg16_bn",
     "vgg19",
     "vgg19_bn",
+    "vgg16_caffe",
+    "vgg19_caffe",
     "resnet",
     "resnet18",
     "resnet34",
@@ -119,6 +121,10 @@ pub fn load(name: &str, weights: WeightStore, device: &Device) -> Result<Box<dyn
     if lower == "vgg" {
         let variant = VggVariant::infer(&weights)?;
         return Ok(Box::new(Vgg::load(variant, weights, device)?));
+    }
+    if let Some(variant) = lower.strip_suffix("_caffe").and_then(VggVariant::parse) {
+        check_variant(&weights, VggVariant::infer(&weights), variant, VggVariant::name)?;
+        return Ok(Box::new(Vgg::load(variant, weights, device)?.with_caffe_preset()));
     }
     if let Some(variant) = VggVariant::parse(&lower) {
         check_variant(&weights, VggVariant::infer(&weights), variant, VggVariant::name)?;

@@ -130,6 +130,7 @@ pub struct Vgg {
     name: String,
     features: Vec<FeatureLayer>,
     classifier: Option<Classifier>,
+    normalize: Normalize,
 }
 
 /// Spatial size of the last feature map that `classifier.0` expects.
@@ -207,7 +208,16 @@ impl Vgg {
             name: variant.name(),
             features,
             classifier,
+            normalize: Normalize::IMAGENET,
         })
+    }
+
+    /// The same network with the original (Caffe) weights' preset: BGR, 0–255, minus
+    /// the BGR pixel mean, named `{name}_caffe`.
+    pub fn with_caffe_preset(mut self) -> Self {
+        self.name.push_str("_caffe");
+        self.normalize = Normalize::CAFFE;
+        self
     }
 }
 
@@ -217,7 +227,7 @@ impl Teacher for Vgg {
     }
 
     fn normalize(&self) -> Normalize {
-        Normalize::IMAGENET
+        self.normalize
     }
 
     fn check_input(&self, height: usize, width: usize) -> Result<()> {
