@@ -134,6 +134,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// The target-feature cache's disk store failed.
+    #[error("target cache {path}: {reason}")]
+    Cache {
+        /// The file or directory.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+
     /// The backend failed to read a tensor back.
     #[error("backend error: {0}")]
     Backend(String),

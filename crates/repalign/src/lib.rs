@@ -40,6 +40,7 @@
 
 #![warn(missing_docs)]
 
+mod cache;
 mod error;
 mod features;
 mod loss;
@@ -49,6 +50,7 @@ pub mod teacher;
 pub mod testing;
 mod weights;
 
+pub use cache::{CacheStats, TargetCache};
 pub use error::{Error, Result};
 pub use features::Features;
 pub use loss::{LayerLoss, LossConfig, LossReport, RepAlignLoss, Weighting};

@@ -100,6 +100,17 @@ impl RepAlignLoss {
         Ok(self.run_teacher(zeros, "image")?.infos())
     }
 
+    /// Identifies what the cached target features depend on besides the weights:
+    /// teacher, preprocessing, tap selection.
+    pub(crate) fn fingerprint(&self) -> String {
+        format!(
+            "{} {:?} {:?}",
+            self.teacher.name(),
+            self.preprocess,
+            self.selector
+        )
+    }
+
     fn run_teacher(&self, image: Tensor<4>, argument: &str) -> Result<Features> {
         let [batch, channels, height, width] = image.dims();
         if batch == 0 || channels != 3 || height == 0 || width == 0 {
