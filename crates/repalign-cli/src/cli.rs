@@ -21,6 +21,9 @@ pub enum Command {
     /// Download pretrained weights and sample photos into the cache (ImageNet-trained
     /// weights: non-commercial research terms apply).
     Fetch(FetchArgs),
+    /// Train a small 2x super-resolution student on the fetched photos with the RepAlign
+    /// loss and, for comparison, with a pixel L1 loss; judge both on held-out photos.
+    Train(TrainArgs),
 }
 
 #[derive(Debug, Args)]
@@ -33,6 +36,17 @@ pub struct FetchArgs {
     /// List what can be fetched and exit.
     #[arg(long)]
     pub list: bool,
+    /// Fetch weights from a URL instead (the hub path): `https://…`, `file://…`, a
+    /// path, or `torchvision:NAME` for torchvision's ImageNet weights of a teacher.
+    #[arg(long, conflicts_with_all = ["names", "list"])]
+    pub url: Option<String>,
+    /// Teacher name to store the URL's weights under [default: NAME of torchvision:NAME].
+    #[arg(long = "as", requires = "url", value_name = "NAME")]
+    pub as_name: Option<String>,
+    /// sha256 of the URL's file (all 64 hex digits, or a prefix of at least 8)
+    /// [default: the prefix in a torchvision file name].
+    #[arg(long, requires = "url", value_name = "HEX")]
+    pub sha256: Option<String>,
 }
 
 /// Which teacher, with which weights, at which input size.
@@ -80,6 +94,12 @@ pub struct CompareArgs {
     /// Write a per-layer bar chart (weighted contribution, element count) as SVG.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
+    /// Folder mode: pairs of the same size go through the teacher this many at a time.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    pub batch: u16,
+    /// Refuse images of more pixels than this (checked before decoding).
+    #[arg(long, default_value_t = crate::image_io::DEFAULT_MAX_PIXELS)]
+    pub max_pixels: u64,
     /// Write d(loss)/d(output pixels in [0,1]) as a float32 .npy of shape (1,3,H,W).
     #[arg(long, value_name = "FILE.npy")]
     pub grad_out: Option<PathBuf>,
@@ -89,4 +109,59 @@ pub struct CompareArgs {
 pub struct LayersArgs {
     #[command(flatten)]
     pub teacher: TeacherArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Teacher the RepAlign loss trains with (fetched weights).
+    #[arg(long, default_value = "vgg16")]
+    pub teacher: String,
+    /// Other teachers that judge the held-out results, comma-separated.
+    #[arg(long, default_value = "efficientnet_lite0,mobilenet_v2")]
+    pub judges: String,
+    /// Cache folder with the fetched weights and photos (see `repalign fetch --dir`).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+    /// Optimiser steps per run (both runs get the same budget).
+    #[arg(long, default_value_t = 400)]
+    pub steps: usize,
+    /// Crops per step.
+    #[arg(long, default_value_t = 4)]
+    pub batch: usize,
+    /// Side of the ground-truth crops (the student sees half).
+    #[arg(long, default_value_t = 48)]
+    pub crop: usize,
+    /// Fixed random crops taken from each training photo.
+    #[arg(long, default_value_t = 8)]
+    pub patches_per_photo: usize,
+    /// AdamW learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Weight of a pixel L1 term added to the RepAlign run (0: RepAlign alone).
+    #[arg(long, default_value_t = 0.0)]
+    pub pixel_weight: f64,
+    /// Layer weighting of the RepAlign loss: none, exp or linear.
+    #[arg(long, default_value = "none")]
+    pub weighting: String,
+    /// Channels of the student's hidden layers.
+    #[arg(long, default_value_t = 32)]
+    pub width: usize,
+    /// Convolutions in the student.
+    #[arg(long, default_value_t = 4)]
+    pub depth: usize,
+    /// Seed for the crops and the batch order.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Memory budget of the target-feature cache, MiB.
+    #[arg(long, default_value_t = 1024)]
+    pub cache_budget_mib: u64,
+    /// Also keep target features on disk here (reused by later runs).
+    #[arg(long)]
+    pub feature_cache: Option<PathBuf>,
+    /// Save the student every N steps (and at the end).
+    #[arg(long, default_value_t = 100)]
+    pub checkpoint_every: usize,
+    /// Where the images, plot, table and checkpoints go.
+    #[arg(long, default_value = "train-out")]
+    pub out: PathBuf,
 }

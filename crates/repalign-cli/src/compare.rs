@@ -66,8 +66,8 @@ pub fn run(args: &CompareArgs) -> Result<(), CliError> {
     let loss = build_loss(&args.teacher, config, &device)?;
 
     let autodiff = device.clone().autodiff();
-    let output = image_io::load(&args.output, &autodiff)?;
-    let target = image_io::load(&args.target, &device)?;
+    let output = image_io::load(&args.output, args.max_pixels, &autodiff)?;
+    let target = image_io::load(&args.target, args.max_pixels, &device)?;
     let output = if args.grad_out.is_some() {
         output.require_grad()
     } else {
@@ -117,7 +117,7 @@ pub fn run(args: &CompareArgs) -> Result<(), CliError> {
 }
 
 /// Output and target must reach the teacher at the same size.
-pub(crate) fn check_sizes(
+pub fn check_sizes(
     loss: &repalign::RepAlignLoss,
     output: &[usize; 4],
     target: &[usize; 4],
@@ -136,7 +136,7 @@ pub(crate) fn check_sizes(
 }
 
 /// The loss as one output line: the number (with `name<TAB>` in folder mode), or JSON.
-pub(crate) fn report_line(
+pub fn report_line(
     json: bool,
     name: Option<&str>,
     teacher: &str,

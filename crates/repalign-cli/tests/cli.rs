@@ -461,3 +461,64 @@ fn heatmap_writes_a_png_of_the_teacher_input_size() {
     let heat = image::open(ws.path("heat.png")).unwrap();
     assert_eq!((heat.width(), heat.height()), (32, 32));
 }
+
+#[test]
+fn folder_batches_give_each_pair_its_own_loss() {
+    let ws = Workspace::new();
+    for dir in ["a", "b"] {
+        std::fs::create_dir(ws.path(dir)).unwrap();
+    }
+    // Three pairs of one size, one of another: batches of 2 split them 2 + 1 + 1.
+    for (name, width, offset) in [
+        ("p1.png", 48, 10),
+        ("p2.png", 48, 30),
+        ("p3.png", 48, 50),
+        ("p4.png", 56, 20),
+    ] {
+        write_image(&ws.path(&format!("a/{name}")), width, 40, offset);
+        write_image(&ws.path(&format!("b/{name}")), width, 40, 0);
+    }
+    let batched = stdout(
+        &ws.run(
+            &[
+                &["compare", "a", "b", "--batch", "2"][..],
+                &TEACHER,
+                &["--size", "32"],
+            ]
+            .concat(),
+        ),
+    );
+    let lines: Vec<&str> = batched.lines().collect();
+    assert_eq!(lines.len(), 4, "{batched}");
+    for line in lines {
+        let (name, value) = line.split_once('\t').unwrap();
+        let batched: f64 = value.parse().unwrap();
+        let (a, b) = (format!("a/{name}"), format!("b/{name}"));
+        let single_args = [
+            &["compare", a.as_str(), b.as_str()][..],
+            &TEACHER,
+            &["--size", "32"],
+        ]
+        .concat();
+        let single: f64 = stdout(&ws.run(&single_args)).trim().parse().unwrap();
+        assert!(
+            batched > 0.0 && (batched - single).abs() <= 1e-5 * single,
+            "{name}: {batched} vs {single}"
+        );
+    }
+}
+
+#[test]
+fn too_many_pixels_is_refused_before_decoding() {
+    let ws = Workspace::new();
+    let args = [
+        &["compare", "output.png", "target.png", "--max-pixels", "1000"][..],
+        &TEACHER,
+    ]
+    .concat();
+    let stderr = one_line_error(&ws.run(&args));
+    assert!(
+        stderr.contains("output.png") && stderr.contains("more than --max-pixels 1000"),
+        "{stderr}"
+    );
+}

@@ -17,13 +17,7 @@ const NEEDS_CACHE: &str = "needs fetched weights and photos: `repalign fetch` (s
 
 /// The cache `repalign fetch` fills, as the CLI resolves it.
 fn cache() -> PathBuf {
-    if let Some(dir) = std::env::var_os("REPALIGN_CACHE").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir).join("repalign");
-    }
-    PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/repalign")
+    repalign_cli::fetch::cache::cache_dir(None).expect("a cache folder (set REPALIGN_CACHE or HOME)")
 }
 
 fn require(path: PathBuf) -> PathBuf {
@@ -175,20 +169,11 @@ fn top1(teacher_name: &str, logits_tap: &str, photo_name: &str) -> usize {
     .unwrap();
     let loss = RepAlignLoss::new(teacher, LossConfig::default())
         .with_selector(repalign::TapSelector::default().with_name_patterns([logits_tap]));
-    let image = image::open(require(cache().join("photos").join(photo_name)))
-        .unwrap()
-        .to_rgb32f();
-    let (w, h) = (image.width() as usize, image.height() as usize);
-    let raw = image.into_raw();
-    let planar: Vec<f32> = (0..3)
-        .flat_map(|c| raw.iter().skip(c).step_by(3).copied().collect::<Vec<_>>())
-        .collect();
-    let features = loss
-        .target_features(&Tensor::from_data(
-            TensorData::new(planar, [1, 3, h, w]),
-            &Device::flex(),
-        ))
-        .unwrap();
+    let path = require(cache().join("photos").join(photo_name));
+    let image =
+        repalign_cli::image_io::load(&path, repalign_cli::image_io::DEFAULT_MAX_PIXELS, &Device::flex())
+            .unwrap();
+    let features = loss.target_features(&image).unwrap();
     let logits: Vec<f32> = features.taps()[0].value.clone().into_data().try_to_vec().unwrap();
     assert_eq!(
         logits.len(),

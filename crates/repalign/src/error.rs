@@ -24,6 +24,15 @@ pub enum Error {
         argument: String,
     },
 
+    /// A tensor handed to the API is not float32 (convert it with `.cast(DType::F32)`).
+    #[error("{argument}: expected float32 values, got {dtype}")]
+    Dtype {
+        /// Which argument.
+        argument: String,
+        /// The dtype received.
+        dtype: String,
+    },
+
     /// The image is too small (or of an unsupported size) for the teacher.
     #[error("{teacher} cannot take a {height}x{width} input: {reason}")]
     InputSize {

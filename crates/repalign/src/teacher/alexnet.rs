@@ -91,8 +91,14 @@ impl AlexNet {
             });
         }
         let classifier = if store.keys().any(|k| k.starts_with("classifier.")) {
-            let hidden = store.shape("classifier.1.weight").map_or(4096, |s| s[0]);
-            let classes = store.shape("classifier.6.weight").map_or(1000, |s| s[0]);
+            let hidden = store
+                .shape("classifier.1.weight")
+                .and_then(|s| s.first().copied())
+                .unwrap_or(4096);
+            let classes = store
+                .shape("classifier.6.weight")
+                .and_then(|s| s.first().copied())
+                .unwrap_or(1000);
             let channels = FEATURES[FEATURES.len() - 1].2;
             Some(Classifier {
                 fc1: Linear::load(

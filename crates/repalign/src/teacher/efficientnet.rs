@@ -168,7 +168,9 @@ impl EfficientNetVariant {
                     .count()
             })
             .collect();
-        let head = store.shape("features.8.0.weight").map(|s| s[0]);
+        let head = store
+            .shape("features.8.0.weight")
+            .and_then(|s| s.first().copied());
         Self::ALL
             .into_iter()
             .find(|v| head == Some(v.head()) && v.stages().iter().map(Vec::len).eq(blocks.iter().copied()))
@@ -371,7 +373,10 @@ impl EfficientNet {
             true,
         )?;
         let classifier = if store.keys().any(|k| k.starts_with("classifier.")) {
-            let classes = store.shape("classifier.1.weight").map_or(1000, |s| s[0]);
+            let classes = store
+                .shape("classifier.1.weight")
+                .and_then(|s| s.first().copied())
+                .unwrap_or(1000);
             Some(Linear::load(
                 &mut store,
                 device,
@@ -405,20 +410,6 @@ impl Teacher for EfficientNet {
 
     fn input_size(&self) -> usize {
         self.variant.input_size()
-    }
-
-    fn check_input(&self, height: usize, width: usize) -> Result<()> {
-        // Every conv is padded by kernel / 2, so any non-empty image keeps at least
-        // one pixel through the stride-2 stages.
-        if height == 0 || width == 0 {
-            return Err(Error::InputSize {
-                teacher: self.name.clone(),
-                height,
-                width,
-                reason: "the image is empty".into(),
-            });
-        }
-        Ok(())
     }
 
     fn forward(&self, input: Tensor<4>, taps: &mut Taps) {

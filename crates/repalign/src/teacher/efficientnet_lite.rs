@@ -126,7 +126,7 @@ impl EfficientNetLiteVariant {
         let blocks = (0..)
             .take_while(|n| store.contains(&format!("_blocks.{n}._depthwise_conv.weight")))
             .count();
-        let head_input = store.shape("_conv_head.weight").map(|s| s[1]);
+        let head_input = store.shape("_conv_head.weight").and_then(|s| s.get(1).copied());
         Self::ALL
             .into_iter()
             .find(|v| {
@@ -286,7 +286,10 @@ impl EfficientNetLite {
         let head = SameConv::load(&mut store, device, "_conv_head".into(), (channels, HEAD, 1, 1, 1))?;
         let head_norm = BatchNorm2d::load(&mut store, device, "_bn1".into(), HEAD, EPS)?;
         let fc = if store.keys().any(|k| k.starts_with("_fc.")) {
-            let classes = store.shape("_fc.weight").map_or(1000, |s| s[0]);
+            let classes = store
+                .shape("_fc.weight")
+                .and_then(|s| s.first().copied())
+                .unwrap_or(1000);
             Some(Linear::load(&mut store, device, "_fc".into(), HEAD, classes)?)
         } else {
             None
@@ -322,19 +325,6 @@ impl Teacher for EfficientNetLite {
     /// The nominal resolution, at which the package's static padding was computed.
     fn input_size(&self) -> usize {
         self.variant.params().2
-    }
-
-    fn check_input(&self, height: usize, width: usize) -> Result<()> {
-        // "SAME" padding keeps ceil(i / s) >= 1 pixels through every conv.
-        if height == 0 || width == 0 {
-            return Err(Error::InputSize {
-                teacher: self.name.clone(),
-                height,
-                width,
-                reason: "the image is empty".into(),
-            });
-        }
-        Ok(())
     }
 
     fn forward(&self, input: Tensor<4>, taps: &mut Taps) {

@@ -16,7 +16,7 @@ use burn::tensor::{Device, Tensor, module};
 
 use super::Teacher;
 use super::layers::{Activation, BatchNorm2d, Conv2d, ConvSpec, Linear};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::preprocess::Normalize;
 use crate::taps::Taps;
 use crate::weights::WeightStore;
@@ -173,7 +173,10 @@ impl MobileNetV2 {
             ConvSpec::new(channels, HEAD, 1, 0),
         )?;
         let classifier = if store.keys().any(|k| k.starts_with("classifier.")) {
-            let classes = store.shape("classifier.1.weight").map_or(1000, |s| s[0]);
+            let classes = store
+                .shape("classifier.1.weight")
+                .and_then(|s| s.first().copied())
+                .unwrap_or(1000);
             Some(Linear::load(
                 &mut store,
                 device,
@@ -201,20 +204,6 @@ impl Teacher for MobileNetV2 {
 
     fn normalize(&self) -> Normalize {
         Normalize::IMAGENET
-    }
-
-    fn check_input(&self, height: usize, width: usize) -> Result<()> {
-        // Every conv is padded to keep at least one output pixel, so any non-empty
-        // image goes through (torchvision's `min_size` is 1x1).
-        if height == 0 || width == 0 {
-            return Err(Error::InputSize {
-                teacher: self.name().to_owned(),
-                height,
-                width,
-                reason: "the image is empty".into(),
-            });
-        }
-        Ok(())
     }
 
     fn forward(&self, input: Tensor<4>, taps: &mut Taps) {

@@ -51,10 +51,22 @@ pub trait Teacher: fmt::Debug + Send + Sync {
     }
 
     /// Whether an input of `height`x`width` (after preprocessing) can go through.
+    /// The default refuses only an empty input: networks whose every conv and pool is
+    /// padded (ResNet, MobileNetV2, EfficientNet and Lite) take any size from 1x1.
     ///
     /// # Errors
     /// [`Error::InputSize`] saying why not.
-    fn check_input(&self, height: usize, width: usize) -> Result<()>;
+    fn check_input(&self, height: usize, width: usize) -> Result<()> {
+        if height == 0 || width == 0 {
+            return Err(Error::InputSize {
+                teacher: self.name().to_owned(),
+                height,
+                width,
+                reason: "the image is empty".into(),
+            });
+        }
+        Ok(())
+    }
 
     /// Runs the network on a `(B, 3, H, W)` input that passed
     /// [`check_input`](Teacher::check_input), recording taps in execution order.

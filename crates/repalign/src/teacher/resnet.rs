@@ -271,7 +271,10 @@ impl ResNet {
             }
             layers.push(layer);
         }
-        let classes = store.shape("fc.weight").map_or(1000, |s| s[0]);
+        let classes = store
+            .shape("fc.weight")
+            .and_then(|s| s.first().copied())
+            .unwrap_or(1000);
         let fc = Linear::load(&mut store, device, "fc".into(), channels, classes)?;
         store.finish()?;
         Ok(ResNet {
@@ -291,19 +294,6 @@ impl Teacher for ResNet {
 
     fn normalize(&self) -> Normalize {
         Normalize::IMAGENET
-    }
-
-    fn check_input(&self, height: usize, width: usize) -> Result<()> {
-        // Every conv and pool is padded so that one pixel already yields one output.
-        if height == 0 || width == 0 {
-            return Err(Error::InputSize {
-                teacher: self.name.clone(),
-                height,
-                width,
-                reason: "the image is empty".into(),
-            });
-        }
-        Ok(())
     }
 
     fn forward(&self, input: Tensor<4>, taps: &mut Taps) {

@@ -216,7 +216,10 @@ impl SqueezeNet {
             }
         }
         let final_conv = if store.keys().any(|k| k.starts_with("classifier.")) {
-            let classes = store.shape("classifier.1.weight").map_or(1000, |s| s[0]);
+            let classes = store
+                .shape("classifier.1.weight")
+                .and_then(|s| s.first().copied())
+                .unwrap_or(1000);
             Some(Conv2d::load(
                 &mut store,
                 device,

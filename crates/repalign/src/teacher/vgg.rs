@@ -187,8 +187,14 @@ impl Vgg {
         let classifier = if store.keys().any(|k| k.starts_with("classifier.")) {
             // torchvision uses 4096 hidden units and 1000 classes; other widths (e.g. a
             // fine-tuned head) keep the same structure, so read them off the shapes.
-            let hidden = store.shape("classifier.0.weight").map_or(4096, |s| s[0]);
-            let classes = store.shape("classifier.6.weight").map_or(1000, |s| s[0]);
+            let hidden = store
+                .shape("classifier.0.weight")
+                .and_then(|s| s.first().copied())
+                .unwrap_or(4096);
+            let classes = store
+                .shape("classifier.6.weight")
+                .and_then(|s| s.first().copied())
+                .unwrap_or(1000);
             Some(Classifier {
                 fc1: Linear::load(
                     &mut store,

@@ -4,6 +4,7 @@
 //! expected shape; [`WeightStore::finish`] then fails on any key nobody took. There is
 //! no partial load.
 
+mod header;
 mod store;
 
 pub use store::WeightStore;

@@ -45,6 +45,12 @@ impl WeightStore {
     /// # Errors
     /// [`Error::WeightsFormat`] when the bytes are not safetensors.
     pub fn from_bytes(bytes: &[u8], origin: &str) -> Result<Self> {
+        if let Some(key) = super::header::duplicate_key(bytes) {
+            return Err(Error::WeightsFormat {
+                origin: origin.to_owned(),
+                reason: format!("the header lists `{key}` twice"),
+            });
+        }
         let parsed = SafeTensors::deserialize(bytes).map_err(|e| Error::WeightsFormat {
             origin: origin.to_owned(),
             reason: e.to_string(),

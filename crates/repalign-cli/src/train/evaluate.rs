@@ -1,0 +1,142 @@
+//! Held-out evaluation: PSNR and the RepAlign distance under each judging teacher,
+//! for bicubic upsampling and every trained student, plus side-by-side images.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use burn::module::Module;
+use burn::tensor::Tensor;
+use repalign::RepAlignLoss;
+
+use super::data::HeldOut;
+use super::student::{Student, upsample};
+use crate::error::CliError;
+use crate::fetch::cache::write_atomically;
+
+/// Scores every method on every held-out photo, writes `<photo>_compare.png`
+/// (input upsampled bicubically | each student in training order | ground truth) and
+/// `<photo>_detail.png` (the same, centre crops), and returns the markdown table of the
+/// means.
+pub fn evaluate(
+    trained: &[(String, Student)],
+    held_out: &[HeldOut],
+    judges: &[(String, RepAlignLoss)],
+    out: &Path,
+) -> Result<String, CliError> {
+    let students: Vec<(&str, Student)> = trained
+        .iter()
+        .map(|(name, s)| (name.as_str(), s.valid()))
+        .collect();
+    let mut methods: Vec<&str> = vec!["bicubic"];
+    methods.extend(students.iter().map(|(name, _)| *name));
+    // scores[method] = (PSNR sum, distance sums per judge)
+    let mut scores = vec![(0.0, vec![0.0; judges.len()]); methods.len()];
+    for photo in held_out {
+        let mut panels = Vec::with_capacity(methods.len() + 1);
+        panels.push(upsample(photo.low.clone())?.clamp(0.0, 1.0));
+        for (_, student) in &students {
+            panels.push(student.forward(photo.low.clone())?.clamp(0.0, 1.0));
+        }
+        for (method, output) in panels.iter().enumerate() {
+            scores[method].0 += psnr(output, &photo.high)?;
+            for (judge, (_, loss)) in judges.iter().enumerate() {
+                scores[method].1[judge] += loss.loss_for(output, &photo.high)?.value()?;
+            }
+        }
+        panels.push(photo.high.clone());
+        write_side_by_side(&out.join(format!("{}_compare.png", photo.name)), &panels)?;
+        let detail: Vec<Tensor<4>> = panels.iter().map(|p| center(p, DETAIL)).collect();
+        write_side_by_side(&out.join(format!("{}_detail.png", photo.name)), &detail)?;
+    }
+
+    let count = held_out.len().max(1) as f64;
+    let mut table = String::from("| method | PSNR (dB) ↑ |");
+    for (index, (name, _)) in judges.iter().enumerate() {
+        let role = if index == 0 { "trained with" } else { "judge" };
+        let _ = write!(table, " RepAlign {name} ({role}) ↓ |");
+    }
+    table.push_str("\n|---|---:|");
+    table.push_str(&"---:|".repeat(judges.len()));
+    for (method, (psnr_sum, distances)) in methods.iter().zip(&scores) {
+        let _ = write!(table, "\n| {method} | {:.2} |", psnr_sum / count);
+        for distance in distances {
+            let _ = write!(table, " {:.4} |", distance / count);
+        }
+    }
+    table.push('\n');
+    Ok(table)
+}
+
+/// Side of the centre crops in `<photo>_detail.png`.
+const DETAIL: usize = 160;
+
+/// The central `side`×`side` pixels (or less, for a smaller image).
+fn center(image: &Tensor<4>, side: usize) -> Tensor<4> {
+    let [_, _, height, width] = image.dims();
+    let (h, w) = (side.min(height), side.min(width));
+    let (top, left) = ((height - h) / 2, (width - w) / 2);
+    image.clone().slice([0..1, 0..3, top..top + h, left..left + w])
+}
+
+/// Mean held-out PSNR of `student` (of bicubic upsampling when `None`).
+pub fn mean_psnr(student: Option<&Student>, held_out: &[HeldOut]) -> Result<f64, CliError> {
+    let student = student.map(Module::valid);
+    let mut sum = 0.0;
+    for photo in held_out {
+        let output = match &student {
+            Some(student) => student.forward(photo.low.clone())?,
+            None => upsample(photo.low.clone())?,
+        };
+        sum += psnr(&output.clamp(0.0, 1.0), &photo.high)?;
+    }
+    Ok(sum / held_out.len().max(1) as f64)
+}
+
+/// Peak signal-to-noise ratio of images in [0, 1], in dB.
+fn psnr(output: &Tensor<4>, target: &Tensor<4>) -> Result<f64, CliError> {
+    let mse: f64 = (output.clone() - target.clone())
+        .square()
+        .mean()
+        .into_scalar::<f32>()
+        .into();
+    Ok(10.0 * (1.0 / mse.max(1e-12)).log10())
+}
+
+/// Writes same-height `(1, 3, H, W)` images in [0, 1] next to each other as a PNG.
+fn write_side_by_side(path: &Path, panels: &[Tensor<4>]) -> Result<(), CliError> {
+    const GAP: usize = 4;
+    let height = panels.first().map_or(0, |p| p.dims()[2]);
+    let widths: Vec<usize> = panels.iter().map(|p| p.dims()[3]).collect();
+    let total = widths.iter().sum::<usize>() + GAP * panels.len().saturating_sub(1);
+    let mut canvas = image::RgbImage::from_pixel(total as u32, height as u32, image::Rgb([255, 255, 255]));
+    let mut left = 0;
+    for (panel, width) in panels.iter().zip(&widths) {
+        let values = panel
+            .clone()
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .map_err(|e| repalign::Error::Backend(format!("{e:?}")))?;
+        let plane = height * width;
+        for y in 0..height {
+            for x in 0..*width {
+                let at = |c: usize| (values[c * plane + y * width + x].clamp(0.0, 1.0) * 255.0).round() as u8;
+                canvas.put_pixel((left + x) as u32, y as u32, image::Rgb([at(0), at(1), at(2)]));
+            }
+        }
+        left += width + GAP;
+    }
+    let mut encoded = Vec::new();
+    canvas
+        .write_to(&mut std::io::Cursor::new(&mut encoded), image::ImageFormat::Png)
+        .map_err(|e| CliError::Write {
+            path: path.to_owned(),
+            source: std::io::Error::other(e),
+        })?;
+    write_atomically(path, |file| std::io::Write::write_all(file, &encoded)).map_err(|source| {
+        CliError::Write {
+            path: path.to_owned(),
+            source,
+        }
+    })
+}

@@ -1,0 +1,101 @@
+//! One side of the benchmark (`scripts/bench.sh`): our training step on a teacher —
+//! teacher pass on the target (or a [`TargetCache`] hit), teacher pass on the output
+//! on the autodiff tape, loss, backward — timed per step, printed as JSON.
+//!
+//! ```text
+//! cargo run --release -p repalign --example bench_step -- \
+//!     --teacher vgg16 --weights W.safetensors --batch 4 --steps 5 [--cache] [--size 224]
+//! ```
+
+use std::time::Instant;
+
+use burn::tensor::{Device, Distribution, Tensor};
+use repalign::preprocess::{Preprocess, Step};
+use repalign::{LossConfig, RepAlignLoss, TargetCache, WeightStore, teacher};
+
+struct Args {
+    teacher: String,
+    weights: String,
+    batch: usize,
+    size: usize,
+    steps: usize,
+    warmup: usize,
+    cache: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        teacher: String::new(),
+        weights: String::new(),
+        batch: 1,
+        size: 224,
+        steps: 5,
+        warmup: 1,
+        cache: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        if flag == "--cache" {
+            args.cache = true;
+            continue;
+        }
+        let value = it.next().ok_or(format!("{flag} needs a value"))?;
+        let number = || value.parse::<usize>().map_err(|e| format!("{flag} {value}: {e}"));
+        match flag.as_str() {
+            "--teacher" => args.teacher = value.clone(),
+            "--weights" => args.weights = value.clone(),
+            "--batch" => args.batch = number()?,
+            "--size" => args.size = number()?,
+            "--steps" => args.steps = number()?,
+            "--warmup" => args.warmup = number()?,
+            _ => return Err(format!("unknown flag {flag}")),
+        }
+    }
+    if args.teacher.is_empty() || args.weights.is_empty() {
+        return Err("--teacher and --weights are required".into());
+    }
+    Ok(args)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = parse_args()?;
+    let device = Device::flex();
+    let teacher = teacher::load(&args.teacher, WeightStore::from_file(&args.weights)?, &device)?;
+    // Images arrive at the teacher's size: normalisation only, on both sides.
+    let preprocess = Preprocess::identity().then(Step::Normalize(teacher.normalize()));
+    let loss = RepAlignLoss::new(teacher, LossConfig::default()).with_preprocess(preprocess);
+
+    let shape = [args.batch, 3, args.size, args.size];
+    let target = Tensor::<4>::random(shape, Distribution::Uniform(0.0, 1.0), &device);
+    let noise = Tensor::<4>::random(shape, Distribution::Normal(0.0, 0.1), &device);
+    let student_output = (target.clone() + noise).clamp(0.0, 1.0);
+    let ids: Vec<String> = (0..args.batch).map(|i| format!("sample-{i}")).collect();
+    let mut cache = TargetCache::new(u64::MAX);
+
+    let mut times = Vec::with_capacity(args.steps);
+    let mut value = 0.0;
+    for step in 0..args.warmup + args.steps {
+        let output = Tensor::from_inner(student_output.clone())
+            .autodiff()
+            .require_grad();
+        let start = Instant::now();
+        let target_features = if args.cache {
+            cache.target_features(&loss, &ids, &target)?
+        } else {
+            loss.target_features(&target)?
+        };
+        let report = loss.loss(&loss.features(&output)?, &target_features)?;
+        let grads = report.total.backward();
+        // Reading a number back waits for the work on asynchronous backends.
+        let grad = output.grad(&grads).ok_or("no gradient")?;
+        let _: f32 = grad.sum().into_scalar();
+        let elapsed = start.elapsed().as_secs_f64();
+        value = report.value()?;
+        if step >= args.warmup {
+            times.push(elapsed);
+        }
+    }
+    let times: Vec<String> = times.iter().map(|t| format!("{t:.6}")).collect();
+    println!("{{\"times\": [{}], \"loss\": {value}}}", times.join(", "));
+    Ok(())
+}

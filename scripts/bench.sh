@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The side-by-side benchmark of issue 6: PyTorch original vs ours (without and with the
+# target cache), VGG16 (real weights) and DINOv2 ViT-S/14-reg (random weights) at 224 px,
+# batch 1 and 4, 2 threads each, alternating. Writes BENCHMARKS.md.
+#
+#   scripts/bench.sh [extra bench.py flags, e.g. --rounds 5 --steps 3]
+#
+# Needs the reference venv (scripts/reference/setup.sh) and VGG16 weights
+# (`repalign fetch vgg16`; REPALIGN_CACHE or ~/.cache/repalign).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python=.venv/bin/python
+[ -x "$python" ] || scripts/reference/setup.sh
+if [ -n "${REPALIGN_CACHE:-}" ]; then cache=$REPALIGN_CACHE
+elif [ -n "${XDG_CACHE_HOME:-}" ]; then cache=$XDG_CACHE_HOME/repalign
+else cache=$HOME/.cache/repalign; fi
+vgg16=$cache/weights/vgg16.safetensors
+[ -f "$vgg16" ] || { echo "no $vgg16: run \`repalign fetch vgg16\`" >&2; exit 1; }
+
+cargo build --release --locked -p repalign --example bench_step
+mkdir -p target/bench
+dinov2=target/bench/dinov2_vits14_reg.safetensors
+[ -f "$dinov2" ] || "$python" scripts/bench/make_weights.py "$dinov2"
+"$python" scripts/bench/bench.py --ours target/release/examples/bench_step --python "$python" \
+    --vgg16 "$vgg16" --dinov2 "$dinov2" --out BENCHMARKS.md "$@"

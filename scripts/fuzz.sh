@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Fuzzes the parsers that read user files (image decoding, safetensors weights, the
+# pickle-based checkpoint readers) with cargo-fuzz / libFuzzer, each for SECONDS
+# (default 600), and prints executions and crashes per target.
+#
+#   scripts/fuzz.sh [SECONDS] [TARGET...]
+#
+# Needs the nightly toolchain (`rustup toolchain install nightly`); installs
+# cargo-fuzz if missing. The committed seeds in fuzz/corpus/TARGET are copied into
+# target/fuzz-corpus/TARGET, which grows across runs; crashes land in
+# fuzz/artifacts/TARGET (each one becomes a regression test).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-600}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(decode_image load_weights read_checkpoint)
+
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+# Panics are what we hunt in safe Rust; no sanitizer keeps burn's build and each run fast.
+flags=(--sanitizer none --release)
+cargo +nightly fuzz build "${flags[@]}" 2>&1 | tail -n 3
+
+printf '| target | seconds | executions | corpus | crashes |\n|---|---:|---:|---:|---:|\n' > target/fuzz-summary.md
+for target in "${targets[@]}"; do
+    work=target/fuzz-corpus/$target
+    mkdir -p "$work" "fuzz/artifacts/$target"
+    cp -n fuzz/corpus/$target/* "$work/" 2>/dev/null || true
+    log=target/fuzz-$target.log
+    status=0
+    cargo +nightly fuzz run "${flags[@]}" "$target" "$work" -- \
+        -max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=4096 -timeout=30 \
+        > "$log" 2>&1 || status=$?
+    executions=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
+    crashes=$(find "fuzz/artifacts/$target" -type f | wc -l)
+    corpus=$(find "$work" -type f | wc -l)
+    printf '| %s | %s | %s | %s | %s |\n' "$target" "$seconds" "$executions" "$corpus" "$crashes" >> target/fuzz-summary.md
+    [ "$status" -eq 0 ] || echo "$target: libFuzzer exited with $status (see $log)" >&2
+done
+cat target/fuzz-summary.md
