@@ -47,12 +47,15 @@ def main():
     for teacher, weights, title in teachers:
         for batch in map(int, args.batches.split(",")):
             times = {side: [] for side in sides}
+            phases = {side: {} for side in sides}
             peaks = {side: 0.0 for side in sides}
             for round_ in range(args.rounds):
                 # Alternate the sides every round so drift hits them alike.
                 for side, command in sides.items():
                     result, peak = measure(command(teacher, weights, batch), args.threads)
                     times[side] += result["times"]
+                    for phase, values in result.get("phases", {}).items():
+                        phases[side].setdefault(phase, []).extend(values)
                     peaks[side] = max(peaks[side], peak)
                     print(f"{title} b{batch} round {round_ + 1}: {side}: "
                           f"{statistics.median(result['times']):.3f} s, {peak:.0f} MiB, loss {result['loss']:.6f}",
@@ -61,8 +64,9 @@ def main():
             base_rss = peaks["PyTorch original"]
             for side in sides:
                 median = statistics.median(times[side])
+                split = {phase: statistics.median(values) for phase, values in phases[side].items()}
                 rows.append((title, batch, side, median, median / base, peaks[side], peaks[side] / base_rss,
-                             len(times[side])))
+                             len(times[side]), split))
 
     lines = [
         "# Benchmark: one training step of the loss",
@@ -76,8 +80,20 @@ def main():
         "| teacher | batch | side | median step (s) | vs PyTorch | peak RSS (MiB) | vs PyTorch | steps |",
         "|---|---:|---|---:|---:|---:|---:|---:|",
     ]
-    for title, batch, side, median, ratio, rss, rss_ratio, n in rows:
+    for title, batch, side, median, ratio, rss, rss_ratio, n, _ in rows:
         lines.append(f"| {title} | {batch} | {side} | {median:.3f} | {ratio:.2f}x | {rss:.0f} | {rss_ratio:.2f}x | {n} |")
+    lines += [
+        "",
+        "Where the time goes (median seconds per phase; target = teacher pass on the ground truth, "
+        "or the cache lookup; forward = teacher pass on the output, recording the tape; loss = the grouped "
+        "normalise-and-compare over all taps; backward = gradient back to the output image):",
+        "",
+        "| teacher | batch | side | target | forward | loss | backward |",
+        "|---|---:|---|---:|---:|---:|---:|",
+    ]
+    for title, batch, side, *_, split in rows:
+        cells = " | ".join(f"{split.get(p, float('nan')):.3f}" for p in ("target", "forward", "loss", "backward"))
+        lines.append(f"| {title} | {batch} | {side} | {cells} |")
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -17,18 +17,21 @@ import torchvision.transforms as T
 from safetensors.torch import load_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "reference"))
-from reference import ReferenceRepAlignLoss  # noqa: E402
+from reference import ReferenceRepAlignLoss, image  # noqa: E402
 
 
 def teacher(name, weights):
+    state = load_file(weights)
     if name == "vgg16":
+        # Our cached VGG16 is the feature extractor, keyed `features.N` as torchvision.
         model = torchvision.models.vgg16().features
+        state = {key.removeprefix("features."): value for key, value in state.items()}
     elif name == "dinov2_vits14_reg":
         from goldens_dinov2 import HubDinov2
         model = HubDinov2(384, 12, registers=4)
     else:
         raise SystemExit(f"unknown teacher {name}")
-    model.load_state_dict(load_file(weights))
+    model.load_state_dict(state)
     return model.eval()
 
 
@@ -43,27 +46,35 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
 
     normalize = T.Normalize(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
     loss_fn = ReferenceRepAlignLoss(teacher(args.teacher, args.weights), normalize)
     shape = (args.batch, 3, args.size, args.size)
-    target = torch.rand(shape)
-    student_output = (target + 0.1 * torch.randn(shape)).clamp(0, 1)
+    # The same images as bench_step.rs (SplitMix64 recipes), so the losses agree.
+    target = image(1, shape)
+    student_output = target * 0.9 + image(2, shape) * 0.1
 
     times = []
+    phases = {"target": [], "forward": [], "loss": [], "backward": []}
     for step in range(args.warmup + args.steps):
         output = student_output.clone().requires_grad_(True)
         start = time.perf_counter()
         with torch.no_grad():
             ys = loss_fn.make_data(target)
+        after_target = time.perf_counter()
         xs = loss_fn.make_data(output)
+        after_forward = time.perf_counter()
         loss, _ = loss_fn(xs, ys)
+        after_loss = time.perf_counter()
         loss.backward()
-        elapsed = time.perf_counter() - start
+        end = time.perf_counter()
         if step >= args.warmup:
-            times.append(elapsed)
-    print(json.dumps({"times": times, "loss": loss.item()}))
+            times.append(end - start)
+            phases["target"].append(after_target - start)
+            phases["forward"].append(after_forward - after_target)
+            phases["loss"].append(after_loss - after_forward)
+            phases["backward"].append(end - after_loss)
+    print(json.dumps({"times": times, "phases": phases, "loss": loss.item()}))
 
 
 if __name__ == "__main__":

@@ -213,3 +213,70 @@ fn efficientnet_lite0_classifies_the_photos() {
         );
     }
 }
+
+/// `repalign train` end to end on a tiny budget: both runs, checkpoints, images, the
+/// loss curves and the table with a row per method and a column per judge.
+#[test]
+#[ignore = "needs fetched weights and photos: `repalign fetch` (see the file's docs)"]
+fn train_writes_images_curves_checkpoints_and_the_table() {
+    for name in ["vgg16", "efficientnet_lite0", "mobilenet_v2"] {
+        require(cache().join("weights").join(format!("{name}.safetensors")));
+    }
+    let out = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_repalign"))
+        .args([
+            "train",
+            "--steps",
+            "4",
+            "--patches-per-photo",
+            "1",
+            "--checkpoint-every",
+            "2",
+            "--cache-dir",
+        ])
+        .arg(cache())
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let table = String::from_utf8(output.stdout).unwrap();
+    let rows: Vec<&str> = table
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| method"))
+        .collect();
+    assert_eq!(rows.len(), 3, "{table}");
+    for (row, method) in rows.iter().zip(["bicubic", "L1", "RepAlign(vgg16)"]) {
+        let cells: Vec<&str> = row.split('|').map(str::trim).filter(|c| !c.is_empty()).collect();
+        assert_eq!(cells[0], method, "{table}");
+        assert_eq!(cells.len(), 5, "PSNR and three teachers: {table}");
+        let psnr: f64 = cells[1].parse().unwrap();
+        assert!(psnr > 20.0 && psnr < 60.0, "{table}");
+    }
+    for file in [
+        "coffee_compare.png",
+        "chelsea_detail.png",
+        "loss_curves.svg",
+        "results.md",
+        "run0/student-step00002.safetensors",
+        "run1/student-step00004.safetensors",
+        "run1/losses.csv",
+    ] {
+        assert!(out.path().join(file).is_file(), "{file} missing; {stderr}");
+    }
+    // One crop per photo, 16 drawn: every crop is computed once, the rest are hits.
+    let stats = stderr
+        .lines()
+        .find(|l| l.starts_with("target cache:"))
+        .unwrap_or_default();
+    let number = |word: &str| -> u64 {
+        let words: Vec<&str> = stats.split([' ', ',']).filter(|w| !w.is_empty()).collect();
+        let at = words.iter().position(|w| *w == word).unwrap();
+        words[at - 1].parse().unwrap()
+    };
+    assert!(
+        number("misses") >= 10 && number("misses") + number("hits") == 16,
+        "{stats}"
+    );
+}

@@ -9,9 +9,9 @@
 
 use std::time::Instant;
 
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{Device, Tensor};
 use repalign::preprocess::{Preprocess, Step};
-use repalign::{LossConfig, RepAlignLoss, TargetCache, WeightStore, teacher};
+use repalign::{LossConfig, RepAlignLoss, TargetCache, WeightStore, teacher, testing};
 
 struct Args {
     teacher: String,
@@ -66,13 +66,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let loss = RepAlignLoss::new(teacher, LossConfig::default()).with_preprocess(preprocess);
 
     let shape = [args.batch, 3, args.size, args.size];
-    let target = Tensor::<4>::random(shape, Distribution::Uniform(0.0, 1.0), &device);
-    let noise = Tensor::<4>::random(shape, Distribution::Normal(0.0, 0.1), &device);
-    let student_output = (target.clone() + noise).clamp(0.0, 1.0);
+    // The same images as torch_step.py (SplitMix64 recipes), so the losses agree.
+    let target = testing::image(shape, 1, &device);
+    let student_output = target.clone() * 0.9 + testing::image(shape, 2, &device) * 0.1;
     let ids: Vec<String> = (0..args.batch).map(|i| format!("sample-{i}")).collect();
     let mut cache = TargetCache::new(u64::MAX);
 
-    let mut times = Vec::with_capacity(args.steps);
+    // Per step: total, then the phases (target, output forward, loss, backward); Flex
+    // runs eagerly, so the split is meaningful there.
+    let mut steps: Vec<[f64; 5]> = Vec::with_capacity(args.steps);
     let mut value = 0.0;
     for step in 0..args.warmup + args.steps {
         let output = Tensor::from_inner(student_output.clone())
@@ -84,18 +86,38 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         } else {
             loss.target_features(&target)?
         };
-        let report = loss.loss(&loss.features(&output)?, &target_features)?;
+        let after_target = start.elapsed().as_secs_f64();
+        let output_features = loss.features(&output)?;
+        let after_forward = start.elapsed().as_secs_f64();
+        let report = loss.loss(&output_features, &target_features)?;
+        value = report.value()?;
+        let after_loss = start.elapsed().as_secs_f64();
         let grads = report.total.backward();
         // Reading a number back waits for the work on asynchronous backends.
         let grad = output.grad(&grads).ok_or("no gradient")?;
         let _: f32 = grad.sum().into_scalar();
-        let elapsed = start.elapsed().as_secs_f64();
-        value = report.value()?;
+        let total = start.elapsed().as_secs_f64();
         if step >= args.warmup {
-            times.push(elapsed);
+            steps.push([
+                total,
+                after_target,
+                after_forward - after_target,
+                after_loss - after_forward,
+                total - after_loss,
+            ]);
         }
     }
-    let times: Vec<String> = times.iter().map(|t| format!("{t:.6}")).collect();
-    println!("{{\"times\": [{}], \"loss\": {value}}}", times.join(", "));
+    let column = |i: usize| -> String {
+        let values: Vec<String> = steps.iter().map(|s| format!("{:.6}", s[i])).collect();
+        format!("[{}]", values.join(", "))
+    };
+    println!(
+        "{{\"times\": {}, \"phases\": {{\"target\": {}, \"forward\": {}, \"loss\": {}, \"backward\": {}}}, \"loss\": {value}}}",
+        column(0),
+        column(1),
+        column(2),
+        column(3),
+        column(4)
+    );
     Ok(())
 }

@@ -193,3 +193,34 @@ fn misshapen_weights_are_errors_not_panics() {
         &[ORIGIN, "features.0.weight"],
     );
 }
+
+#[test]
+fn nan_or_infinite_weights_are_refused_and_named() {
+    let bytes = vgg11_bytes(&[]);
+    let parsed = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    for poison in [f32::NAN, f32::INFINITY] {
+        let tensors: Vec<(String, Vec<usize>, Vec<u8>)> = parsed
+            .tensors()
+            .into_iter()
+            .map(|(key, view)| {
+                let mut data = view.data().to_vec();
+                if key == "features.0.bias" {
+                    data[..4].copy_from_slice(&poison.to_le_bytes());
+                }
+                (key, view.shape().to_vec(), data)
+            })
+            .collect();
+        let views: Vec<(String, safetensors::tensor::TensorView)> = tensors
+            .iter()
+            .map(|(k, s, b)| {
+                (
+                    k.clone(),
+                    safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b).unwrap(),
+                )
+            })
+            .collect();
+        let error = load(&safetensors::serialize(views, None).unwrap(), "vgg11");
+        assert!(matches!(error, Error::WeightNonFinite { .. }), "{error}");
+        assert_names(&error, &[ORIGIN, "features.0.bias"]);
+    }
+}

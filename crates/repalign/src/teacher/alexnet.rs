@@ -10,7 +10,8 @@
 use burn::tensor::{Device, Tensor, module, ops::MaxPoolOptions};
 
 use super::Teacher;
-use super::layers::{Activation, Conv2d, ConvSpec, Linear};
+use super::heads::{MlpLayout, PooledMlp};
+use super::layers::{Activation, Conv2d, ConvSpec};
 use crate::error::{Error, Result};
 use crate::preprocess::Normalize;
 use crate::taps::Taps;
@@ -53,19 +54,17 @@ struct FeatureConv {
     pool_after: bool,
 }
 
-/// `classifier.{1,4,6}` (the Dropouts and ReLUs in between have no weights).
-#[derive(Debug, Clone)]
-struct Classifier {
-    fc1: Linear,
-    fc2: Linear,
-    fc3: Linear,
-}
+/// `classifier.{1,4,6}` with in-place ReLUs `classifier.{2,5}` (Dropouts at 0 and 3).
+const ALEXNET_HEAD: MlpLayout = MlpLayout {
+    linears: ["classifier.1", "classifier.4", "classifier.6"],
+    relus: ["classifier.2", "classifier.5"],
+};
 
 /// A torchvision AlexNet teacher (or its feature extractor alone).
 #[derive(Debug, Clone)]
 pub struct AlexNet {
     features: Vec<FeatureConv>,
-    classifier: Option<Classifier>,
+    classifier: Option<PooledMlp>,
 }
 
 impl AlexNet {
@@ -90,30 +89,8 @@ impl AlexNet {
                 pool_after,
             });
         }
-        let classifier = if store.keys().any(|k| k.starts_with("classifier.")) {
-            let hidden = store
-                .shape("classifier.1.weight")
-                .and_then(|s| s.first().copied())
-                .unwrap_or(4096);
-            let classes = store
-                .shape("classifier.6.weight")
-                .and_then(|s| s.first().copied())
-                .unwrap_or(1000);
-            let channels = FEATURES[FEATURES.len() - 1].2;
-            Some(Classifier {
-                fc1: Linear::load(
-                    &mut store,
-                    device,
-                    "classifier.1".into(),
-                    channels * POOLED * POOLED,
-                    hidden,
-                )?,
-                fc2: Linear::load(&mut store, device, "classifier.4".into(), hidden, hidden)?,
-                fc3: Linear::load(&mut store, device, "classifier.6".into(), hidden, classes)?,
-            })
-        } else {
-            None
-        };
+        let channels = FEATURES[FEATURES.len() - 1].2;
+        let classifier = PooledMlp::load(&mut store, device, &ALEXNET_HEAD, channels, POOLED)?;
         store.finish()?;
         Ok(AlexNet { features, classifier })
     }
@@ -153,15 +130,7 @@ impl Teacher for AlexNet {
             }
         }
         if let Some(classifier) = &self.classifier {
-            let x: Tensor<2> = module::adaptive_avg_pool2d(x, [POOLED, POOLED]).flatten(1, 3);
-            // Dropout (classifier.0, .3) is the identity in eval mode.
-            let x = classifier
-                .fc1
-                .forward_in_place(x, Activation::Relu, "classifier.2", taps);
-            let x = classifier
-                .fc2
-                .forward_in_place(x, Activation::Relu, "classifier.5", taps);
-            classifier.fc3.forward(x, taps);
+            classifier.forward(x, taps);
         }
     }
 }

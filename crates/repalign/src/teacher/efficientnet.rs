@@ -23,7 +23,8 @@
 use burn::tensor::{Device, Tensor, activation, module};
 
 use super::Teacher;
-use super::layers::{Activation, BatchNorm2d, Conv2d, ConvSpec, Linear};
+use super::heads::PooledLinear;
+use super::layers::{Activation, BatchNorm2d, Conv2d, ConvSpec};
 use crate::error::{Error, Result};
 use crate::preprocess::Normalize;
 use crate::taps::Taps;
@@ -335,7 +336,7 @@ pub struct EfficientNet {
     stem: ConvBnAct,
     blocks: Vec<MbConv>,
     head: ConvBnAct,
-    classifier: Option<Linear>,
+    classifier: Option<PooledLinear>,
 }
 
 impl EfficientNet {
@@ -372,21 +373,8 @@ impl EfficientNet {
             eps,
             true,
         )?;
-        let classifier = if store.keys().any(|k| k.starts_with("classifier.")) {
-            let classes = store
-                .shape("classifier.1.weight")
-                .and_then(|s| s.first().copied())
-                .unwrap_or(1000);
-            Some(Linear::load(
-                &mut store,
-                device,
-                "classifier.1".into(),
-                variant.head(),
-                classes,
-            )?)
-        } else {
-            None
-        };
+        let classifier =
+            PooledLinear::load(&mut store, device, "classifier.", "classifier.1", variant.head())?;
         store.finish()?;
         Ok(EfficientNet {
             variant,
@@ -419,7 +407,6 @@ impl Teacher for EfficientNet {
         }
         let x = self.head.forward(x, taps);
         if let Some(classifier) = &self.classifier {
-            let x: Tensor<2> = module::adaptive_avg_pool2d(x, [1, 1]).flatten(1, 3);
             classifier.forward(x, taps);
         }
     }

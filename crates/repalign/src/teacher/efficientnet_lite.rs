@@ -18,11 +18,12 @@
 //!   connection `x = x + inputs` is not in place either.
 //! * BatchNorm eps 1e-3; input normalised as (RGB·255 − 127) / 128.
 
-use burn::tensor::{Device, Tensor, module, ops::PadMode};
+use burn::tensor::{Device, Tensor, ops::PadMode};
 
 use super::Teacher;
 use super::efficientnet::make_divisible;
-use super::layers::{Activation, BatchNorm2d, Conv2d, ConvSpec, Linear};
+use super::heads::PooledLinear;
+use super::layers::{Activation, BatchNorm2d, Conv2d, ConvSpec};
 use crate::error::{Error, Result};
 use crate::preprocess::Normalize;
 use crate::taps::Taps;
@@ -259,7 +260,7 @@ pub struct EfficientNetLite {
     blocks: Vec<LiteBlock>,
     head: SameConv,
     head_norm: BatchNorm2d,
-    fc: Option<Linear>,
+    fc: Option<PooledLinear>,
 }
 
 impl EfficientNetLite {
@@ -285,15 +286,7 @@ impl EfficientNetLite {
         }
         let head = SameConv::load(&mut store, device, "_conv_head".into(), (channels, HEAD, 1, 1, 1))?;
         let head_norm = BatchNorm2d::load(&mut store, device, "_bn1".into(), HEAD, EPS)?;
-        let fc = if store.keys().any(|k| k.starts_with("_fc.")) {
-            let classes = store
-                .shape("_fc.weight")
-                .and_then(|s| s.first().copied())
-                .unwrap_or(1000);
-            Some(Linear::load(&mut store, device, "_fc".into(), HEAD, classes)?)
-        } else {
-            None
-        };
+        let fc = PooledLinear::load(&mut store, device, "_fc.", "_fc", HEAD)?;
         store.finish()?;
         Ok(EfficientNetLite {
             variant,
@@ -336,7 +329,6 @@ impl Teacher for EfficientNetLite {
         let x = self.head_norm.forward(self.head.forward(x, taps), taps);
         let x = Activation::Relu6.forward(x, "_swish", taps);
         if let Some(fc) = &self.fc {
-            let x: Tensor<2> = module::adaptive_avg_pool2d(x, [1, 1]).flatten(1, 3);
             fc.forward(x, taps);
         }
     }

@@ -12,10 +12,11 @@
 //! values; the conv taps are not affected (the BatchNorm made a new tensor). The
 //! residual `x + self.conv(x)` is not in place.
 
-use burn::tensor::{Device, Tensor, module};
+use burn::tensor::{Device, Tensor};
 
 use super::Teacher;
-use super::layers::{Activation, BatchNorm2d, Conv2d, ConvSpec, Linear};
+use super::heads::PooledLinear;
+use super::layers::{Activation, BatchNorm2d, Conv2d, ConvSpec};
 use crate::error::Result;
 use crate::preprocess::Normalize;
 use crate::taps::Taps;
@@ -134,7 +135,7 @@ pub struct MobileNetV2 {
     stem: ConvBnRelu6,
     blocks: Vec<InvertedResidual>,
     head: ConvBnRelu6,
-    classifier: Option<Linear>,
+    classifier: Option<PooledLinear>,
 }
 
 impl MobileNetV2 {
@@ -172,21 +173,7 @@ impl MobileNetV2 {
             &format!("features.{}", blocks.len() + 1),
             ConvSpec::new(channels, HEAD, 1, 0),
         )?;
-        let classifier = if store.keys().any(|k| k.starts_with("classifier.")) {
-            let classes = store
-                .shape("classifier.1.weight")
-                .and_then(|s| s.first().copied())
-                .unwrap_or(1000);
-            Some(Linear::load(
-                &mut store,
-                device,
-                "classifier.1".into(),
-                HEAD,
-                classes,
-            )?)
-        } else {
-            None
-        };
+        let classifier = PooledLinear::load(&mut store, device, "classifier.", "classifier.1", HEAD)?;
         store.finish()?;
         Ok(MobileNetV2 {
             stem,
@@ -213,8 +200,6 @@ impl Teacher for MobileNetV2 {
         }
         let x = self.head.forward(x, taps);
         if let Some(classifier) = &self.classifier {
-            let x: Tensor<2> = module::adaptive_avg_pool2d(x, [1, 1]).flatten(1, 3);
-            // classifier.0 is dropout: the identity in eval mode.
             classifier.forward(x, taps);
         }
     }

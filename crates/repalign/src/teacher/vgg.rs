@@ -8,7 +8,8 @@
 use burn::tensor::{Device, Tensor, module, ops::MaxPoolOptions};
 
 use super::Teacher;
-use super::layers::{Activation, BatchNorm2d, Conv2d, ConvSpec, Linear};
+use super::heads::{MlpLayout, PooledMlp};
+use super::layers::{Activation, BatchNorm2d, Conv2d, ConvSpec};
 use crate::error::{Error, Result};
 use crate::preprocess::Normalize;
 use crate::taps::Taps;
@@ -117,19 +118,18 @@ impl ConvBlock {
     }
 }
 
-#[derive(Debug, Clone)]
-struct Classifier {
-    fc1: Linear,
-    fc2: Linear,
-    fc3: Linear,
-}
+/// `classifier.{0,3,6}` with in-place ReLUs `classifier.{1,4}` (Dropouts at 2 and 5).
+const VGG_HEAD: MlpLayout = MlpLayout {
+    linears: ["classifier.0", "classifier.3", "classifier.6"],
+    relus: ["classifier.1", "classifier.4"],
+};
 
 /// A torchvision VGG teacher.
 #[derive(Debug, Clone)]
 pub struct Vgg {
     name: String,
     features: Vec<FeatureLayer>,
-    classifier: Option<Classifier>,
+    classifier: Option<PooledMlp>,
     normalize: Normalize,
 }
 
@@ -184,31 +184,7 @@ impl Vgg {
                 }
             }
         }
-        let classifier = if store.keys().any(|k| k.starts_with("classifier.")) {
-            // torchvision uses 4096 hidden units and 1000 classes; other widths (e.g. a
-            // fine-tuned head) keep the same structure, so read them off the shapes.
-            let hidden = store
-                .shape("classifier.0.weight")
-                .and_then(|s| s.first().copied())
-                .unwrap_or(4096);
-            let classes = store
-                .shape("classifier.6.weight")
-                .and_then(|s| s.first().copied())
-                .unwrap_or(1000);
-            Some(Classifier {
-                fc1: Linear::load(
-                    &mut store,
-                    device,
-                    "classifier.0".into(),
-                    channels * POOLED * POOLED,
-                    hidden,
-                )?,
-                fc2: Linear::load(&mut store, device, "classifier.3".into(), hidden, hidden)?,
-                fc3: Linear::load(&mut store, device, "classifier.6".into(), hidden, classes)?,
-            })
-        } else {
-            None
-        };
+        let classifier = PooledMlp::load(&mut store, device, &VGG_HEAD, channels, POOLED)?;
         store.finish()?;
         Ok(Vgg {
             name: variant.name(),
@@ -258,16 +234,7 @@ impl Teacher for Vgg {
             };
         }
         if let Some(classifier) = &self.classifier {
-            let x = module::adaptive_avg_pool2d(x, [POOLED, POOLED]);
-            let x: Tensor<2> = x.flatten(1, 3);
-            // Dropout (classifier.2, .5) is the identity in eval mode.
-            let x = classifier
-                .fc1
-                .forward_in_place(x, Activation::Relu, "classifier.1", taps);
-            let x = classifier
-                .fc2
-                .forward_in_place(x, Activation::Relu, "classifier.4", taps);
-            classifier.fc3.forward(x, taps);
+            classifier.forward(x, taps);
         }
     }
 }
