@@ -138,3 +138,34 @@ fn misuse_is_a_typed_error() {
         .unwrap_err();
     assert!(err.to_string().contains("another loss configuration"), "{err}");
 }
+
+#[test]
+fn whole_batches_come_back_in_the_order_asked() {
+    // A fixed batch is served as the pass it came from; the same ids in another order,
+    // or a part of them, must still line up row for row.
+    let loss = vgg11();
+    let device = Device::flex();
+    let images: Vec<Tensor<4>> = (0..3)
+        .map(|i| testing::image([1, 3, 32, 32], 40 + i, &device))
+        .collect();
+    let batch = |order: &[usize]| Tensor::cat(order.iter().map(|&i| images[i].clone()).collect(), 0);
+    let ids = ["x", "y", "z"];
+    let mut cache = TargetCache::new(u64::MAX);
+    for order in [
+        vec![0, 1, 2],
+        vec![0, 1, 2],
+        vec![2, 0, 1],
+        vec![1],
+        vec![0, 1, 2],
+    ] {
+        let target = batch(&order);
+        let order_ids: Vec<&str> = order.iter().map(|&i| ids[i]).collect();
+        let cached = cache.target_features(&loss, &order_ids, &target).unwrap();
+        let output = target.clone() * 0.7 + 0.1;
+        assert_close(
+            &step(&loss, &output, &cached),
+            &step(&loss, &output, &loss.target_features(&target).unwrap()),
+        );
+    }
+    assert_eq!((cache.stats().misses, cache.stats().hits), (3, 10));
+}

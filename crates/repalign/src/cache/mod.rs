@@ -40,6 +40,8 @@ struct Entry {
     features: Features,
     bytes: u64,
     last_used: u64,
+    /// The teacher pass this entry's rows came from, and its row there.
+    origin: Option<(u64, usize)>,
 }
 
 /// Teacher taps of fixed ground truths, keyed by sample id.
@@ -69,6 +71,11 @@ struct Entry {
 pub struct TargetCache {
     budget_bytes: u64,
     entries: HashMap<String, Entry>,
+    /// Whole teacher passes whose rows are all still resident, by pass number: a
+    /// request for exactly those rows, in order, gets the pass back without copying.
+    /// The entries are views of these tensors, so keeping them costs no memory.
+    passes: HashMap<u64, Features>,
+    next_pass: u64,
     clock: u64,
     store: Option<DiskStore>,
     fingerprint: Option<String>,
@@ -92,6 +99,8 @@ impl TargetCache {
         TargetCache {
             budget_bytes,
             entries: HashMap::new(),
+            passes: HashMap::new(),
+            next_pass: 0,
             clock: 0,
             store: None,
             fingerprint: None,
@@ -165,18 +174,52 @@ impl TargetCache {
             }
             rows.push(found);
         }
+        if missing.is_empty()
+            && let Some(pass) = self.same_pass(ids)
+        {
+            return Ok(pass);
+        }
         if !missing.is_empty() {
             let indices: Vec<i64> = missing.iter().map(|&row| row as i64).collect();
             let index = Tensor::<1, Int>::from_ints(indices.as_slice(), &device);
             let computed = loss.target_features(&targets.select(0, index))?;
-            for (&row, features) in missing.iter().zip(computed.split()) {
+            let pass = self.next_pass;
+            self.next_pass += 1;
+            for (position, (&row, features)) in missing.iter().zip(computed.split()).enumerate() {
                 self.stats.misses += 1;
-                self.insert(ids[row].as_ref(), &features)?;
+                self.insert(ids[row].as_ref(), &features, Some((pass, position)))?;
                 rows[row] = Some(features);
+            }
+            if missing.len() == batch {
+                if self.pass_resident(pass, batch) {
+                    self.passes.insert(pass, computed.clone());
+                }
+                return Ok(computed);
             }
         }
         let rows: Vec<Features> = rows.into_iter().flatten().collect();
         Features::concat(&rows)
+    }
+
+    /// The whole pass when `ids` are exactly its rows, in order, all resident.
+    fn same_pass<S: AsRef<str>>(&self, ids: &[S]) -> Option<Features> {
+        let (pass, _) = self.entries.get(ids.first()?.as_ref())?.origin?;
+        let features = self.passes.get(&pass)?;
+        let in_order = ids.iter().enumerate().all(|(row, id)| {
+            self.entries
+                .get(id.as_ref())
+                .is_some_and(|entry| entry.origin == Some((pass, row)))
+        });
+        (in_order && features.batch() == ids.len()).then(|| features.clone())
+    }
+
+    /// Whether every row of `pass` (of `batch` rows) is resident in memory.
+    fn pass_resident(&self, pass: u64, batch: usize) -> bool {
+        self.entries
+            .values()
+            .filter(|entry| entry.origin.is_some_and(|(p, _)| p == pass))
+            .count()
+            == batch
     }
 
     fn check_fingerprint(&mut self, loss: &RepAlignLoss) -> Result<()> {
@@ -210,21 +253,21 @@ impl TargetCache {
             return Ok(None);
         };
         self.stats.disk_hits += 1;
-        self.keep_in_memory(id, &features);
+        self.keep_in_memory(id, &features, None);
         Ok(Some(features))
     }
 
-    fn insert(&mut self, id: &str, features: &Features) -> Result<()> {
+    fn insert(&mut self, id: &str, features: &Features, origin: Option<(u64, usize)>) -> Result<()> {
         if let Some(store) = &self.store {
             self.stats.written_bytes += store.write(id, features)?;
         }
-        self.keep_in_memory(id, features);
+        self.keep_in_memory(id, features, origin);
         Ok(())
     }
 
     /// Makes room by evicting least recently used entries; an entry larger than the
     /// whole budget is not kept.
-    fn keep_in_memory(&mut self, id: &str, features: &Features) {
+    fn keep_in_memory(&mut self, id: &str, features: &Features, origin: Option<(u64, usize)>) {
         let bytes = features.bytes();
         if bytes > self.budget_bytes {
             return;
@@ -239,6 +282,7 @@ impl TargetCache {
                 break;
             };
             if let Some(entry) = self.entries.remove(&oldest) {
+                self.forget_pass(&entry);
                 self.stats.resident_bytes -= entry.bytes;
                 self.stats.evictions += 1;
             }
@@ -248,10 +292,20 @@ impl TargetCache {
             features: features.clone(),
             bytes,
             last_used: self.clock,
+            origin,
         };
         if let Some(old) = self.entries.insert(id.to_owned(), entry) {
+            self.forget_pass(&old);
             self.stats.resident_bytes -= old.bytes;
         }
         self.stats.resident_bytes += bytes;
+    }
+
+    /// Drops the whole-pass view of `entry`'s pass: once a row is gone, keeping the
+    /// pass would hold memory the budget no longer counts.
+    fn forget_pass(&mut self, entry: &Entry) {
+        if let Some((pass, _)) = entry.origin {
+            self.passes.remove(&pass);
+        }
     }
 }
