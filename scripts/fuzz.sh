@@ -21,12 +21,14 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 flags=(--sanitizer none --release)
 cargo +nightly fuzz build "${flags[@]}" 2>&1 | tail -n 3
 
-printf '| target | seconds | executions | corpus | crashes |\n|---|---:|---:|---:|---:|\n' > target/fuzz-summary.md
+# One row per target in target/fuzz/TARGET.row, so instances for different targets can
+# run side by side; the table at the end lists every row there.
+mkdir -p target/fuzz
 for target in "${targets[@]}"; do
     work=target/fuzz-corpus/$target
     mkdir -p "$work" "fuzz/artifacts/$target"
     cp -n fuzz/corpus/$target/* "$work/" 2>/dev/null || true
-    log=target/fuzz-$target.log
+    log=target/fuzz/$target.log
     status=0
     cargo +nightly fuzz run "${flags[@]}" "$target" "$work" -- \
         -max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=4096 -timeout=30 \
@@ -34,7 +36,8 @@ for target in "${targets[@]}"; do
     executions=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
     crashes=$(find "fuzz/artifacts/$target" -type f | wc -l)
     corpus=$(find "$work" -type f | wc -l)
-    printf '| %s | %s | %s | %s | %s |\n' "$target" "$seconds" "$executions" "$corpus" "$crashes" >> target/fuzz-summary.md
+    printf '| %s | %s | %s | %s | %s |\n' "$target" "$seconds" "$executions" "$corpus" "$crashes" > "target/fuzz/$target.row"
     [ "$status" -eq 0 ] || echo "$target: libFuzzer exited with $status (see $log)" >&2
 done
-cat target/fuzz-summary.md
+printf '| target | seconds | executions | corpus | crashes |\n|---|---:|---:|---:|---:|\n'
+cat target/fuzz/*.row

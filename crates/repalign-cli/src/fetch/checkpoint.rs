@@ -95,7 +95,7 @@ fn read_torch_legacy(bytes: &[u8]) -> Result<Vec<NamedTensor>, CheckpointError> 
         let len = usize::try_from(count)
             .ok()
             .and_then(|c| c.checked_mul(size))
-            .filter(|len| pos + len <= bytes.len())
+            .filter(|len| pos.checked_add(*len).is_some_and(|end| end <= bytes.len()))
             .ok_or_else(|| CheckpointError::Format(format!("storage {key}: truncated")))?;
         storages.insert(key.to_owned(), &bytes[pos..pos + len]);
         pos += len;
@@ -212,19 +212,36 @@ fn materialize(name: String, tensor: &TensorRef, storage: &[u8]) -> Result<Named
     if tensor.shape.len() != tensor.stride.len() {
         return format_error(format!("{name}: shape and stride differ in rank"));
     }
-    let count: usize = tensor.shape.iter().product();
+    // Every element must lie in the storage; a view that repeats elements (a zero
+    // stride) may be larger than its storage, up to a sane bound.
+    let stored = storage.len() / size;
+    let limit = if tensor.stride.contains(&0) {
+        stored.max(1 << 26)
+    } else {
+        stored
+    };
+    let count = tensor
+        .shape
+        .iter()
+        .try_fold(1usize, |count, &dim| count.checked_mul(dim))
+        .filter(|&count| count <= limit)
+        .ok_or_else(|| {
+            CheckpointError::Format(format!(
+                "{name}: shape {:?} does not fit its storage",
+                tensor.shape
+            ))
+        })?;
     let mut indices = Vec::with_capacity(count);
     let mut index = vec![0usize; tensor.shape.len()];
     for _ in 0..count {
-        let element = tensor.offset
-            + index
-                .iter()
-                .zip(&tensor.stride)
-                .map(|(i, s)| i * s)
-                .sum::<usize>();
-        if (element + 1) * size > storage.len() {
-            return format_error(format!("{name}: view reaches past its storage"));
-        }
+        let element = index
+            .iter()
+            .zip(&tensor.stride)
+            .try_fold(tensor.offset, |at, (&i, &stride)| {
+                i.checked_mul(stride).and_then(|step| at.checked_add(step))
+            })
+            .filter(|&element| element < stored)
+            .ok_or_else(|| CheckpointError::Format(format!("{name}: view reaches past its storage")))?;
         indices.push(element);
         for dim in (0..index.len()).rev() {
             index[dim] += 1;
@@ -274,10 +291,14 @@ fn ndarray_tensor(name: String, array: &NdArray) -> Result<NamedTensor, Checkpoi
     if array.fortran_order {
         return format_error(format!("{name}: Fortran-ordered arrays are not supported"));
     }
-    let count: usize = array.shape.iter().product();
+    let count = array
+        .shape
+        .iter()
+        .try_fold(1usize, |count, &dim| count.checked_mul(dim))
+        .ok_or_else(|| CheckpointError::Format(format!("{name}: shape {:?} overflows", array.shape)))?;
     let code = array.dtype.trim_start_matches(['<', '=', '|']);
     let expect = |size: usize| -> Result<(), CheckpointError> {
-        if array.data.len() == count * size {
+        if count.checked_mul(size) == Some(array.data.len()) {
             Ok(())
         } else {
             format_error(format!(
