@@ -6,7 +6,14 @@ use burn::tensor::Device;
 use libfuzzer_sys::fuzz_target;
 use repalign::{WeightStore, teacher};
 
-const TEACHERS: [&str; 6] = ["vgg", "resnet18", "mobilenet_v2", "efficientnet_lite0", "squeezenet1_1", "dinov2"];
+const TEACHERS: [&str; 6] = [
+    "vgg",
+    "resnet18",
+    "mobilenet_v2",
+    "efficientnet_lite0",
+    "squeezenet1_1",
+    "dinov2",
+];
 
 fuzz_target!(|data: &[u8]| {
     let Ok(store) = WeightStore::from_bytes(data, "fuzz.safetensors") else {
