@@ -106,11 +106,7 @@ pub fn run(args: &CompareArgs) -> Result<(), CliError> {
             .grad(&grads)
             .ok_or_else(|| CliError::Usage("no gradient reached the output image".into()))?;
         let shape = grad.dims();
-        let values = grad
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .map_err(|e| repalign::Error::Backend(format!("{e:?}")))?;
+        let values = backend::tensor_values(grad)?;
         npy::write_f32(path, &shape, &values)?;
     }
     Ok(())

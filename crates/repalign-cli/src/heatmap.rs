@@ -6,7 +6,9 @@ use std::path::Path;
 use burn::tensor::Tensor;
 use repalign::{Features, RepAlignLoss};
 
+use crate::backend::tensor_values;
 use crate::error::CliError;
+use crate::output::write_png;
 
 /// Renders the heat map of one pair over `output` (the image in [0, 1]) and writes it.
 pub fn write(
@@ -19,14 +21,8 @@ pub fn write(
     let view = loss.preprocess().geometry_only().apply(output.clone().inner())?;
     let [_, _, height, width] = view.dims();
     let heat = loss.heatmap(output_features, target_features, height, width)?;
-    let read = |t: Tensor<3>| -> Result<Vec<f32>, CliError> {
-        t.into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .map_err(|e| repalign::Error::Backend(format!("{e:?}")).into())
-    };
-    let heat = read(heat.inner().slice([0..1, 0..height, 0..width]))?;
-    let pixels = read(view.reshape([3, height, width]))?;
+    let heat = tensor_values(heat.inner().slice([0..1, 0..height, 0..width]))?;
+    let pixels = tensor_values(view)?;
     let peak = heat.iter().copied().fold(0.0f32, f32::max).max(f32::MIN_POSITIVE);
     let plane = height * width;
     let image = image::RgbImage::from_fn(width as u32, height as u32, |x, y| {
@@ -40,10 +36,7 @@ pub fn write(
         let mix = |c: f32| (((1.0 - alpha) * 0.6 * gray + alpha * c) * 255.0).round() as u8;
         image::Rgb([mix(r), mix(g), mix(b)])
     });
-    image.save(path).map_err(|e| CliError::Image {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    })
+    write_png(path, &image)
 }
 
 /// A dark-to-bright "inferno"-like ramp: black, purple, orange, yellow.

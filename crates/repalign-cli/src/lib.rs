@@ -12,6 +12,7 @@ pub mod heatmap;
 pub mod image_io;
 pub mod layers;
 pub mod npy;
+pub mod output;
 pub mod plot;
 pub mod teacher_args;
 pub mod train;

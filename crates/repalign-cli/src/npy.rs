@@ -1,6 +1,5 @@
 //! A minimal writer for NumPy's `.npy` format (version 1.0, little-endian f32).
 
-use std::io::Write;
 use std::path::Path;
 
 use crate::error::CliError;
@@ -25,15 +24,7 @@ pub fn write_f32(path: &Path, shape: &[usize], values: &[f32]) -> Result<(), Cli
     for value in values {
         bytes.extend_from_slice(&value.to_le_bytes());
     }
-    let write = |path: &Path| -> std::io::Result<()> {
-        let mut file = std::fs::File::create(path)?;
-        file.write_all(&bytes)?;
-        file.sync_all()
-    };
-    write(path).map_err(|source| CliError::Write {
-        path: path.to_owned(),
-        source,
-    })
+    crate::output::write_file(path, &bytes)
 }
 
 #[cfg(test)]

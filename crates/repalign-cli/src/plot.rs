@@ -35,10 +35,7 @@ pub fn write_svg(path: &Path, title: &str, bars: &[LayerBar]) -> Result<(), CliE
         )));
     }
     let svg = render(title, bars);
-    std::fs::write(path, svg).map_err(|source| CliError::Write {
-        path: path.to_owned(),
-        source,
-    })
+    crate::output::write_file(path, svg.as_bytes())
 }
 
 fn escape(text: &str) -> String {

@@ -5,9 +5,9 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use super::cache::write_atomically;
 use super::catalog::Package;
 use crate::error::CliError;
+use crate::output::write_atomically;
 
 /// The index's simple API; `REPALIGN_INDEX_URL` points elsewhere (a mirror).
 pub fn index_url() -> String {

@@ -6,15 +6,16 @@
 //! file name, which is what `torch.hub` checks); for those files the prefix is the pin.
 //! Anything else needs `--sha256`.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::cache::{self, write_atomically};
+use super::cache;
 use super::catalog::Conversion;
 use super::{convert, download};
 use crate::error::CliError;
+use crate::output;
 
 /// torchvision's ImageNet weights (`IMAGENET1K_V1`) for our teachers, by teacher name.
 pub const TORCHVISION: &[(&str, &str)] = &[
@@ -197,10 +198,7 @@ pub fn fetch(source: &Source, cache: &Path) -> Result<PathBuf, CliError> {
         Err(_) => convert::to_safetensors(&bytes, Conversion::TorchStateDict)
             .map_err(|e| failed(format!("neither safetensors nor a torch checkpoint: {e}")))?,
     };
-    write_atomically(&path, |file| file.write_all(&output)).map_err(|source| CliError::Write {
-        path: path.clone(),
-        source,
-    })?;
+    output::write_file(&path, &output)?;
     eprintln!("repalign: {} -> {}", source.name, path.display());
     Ok(path)
 }

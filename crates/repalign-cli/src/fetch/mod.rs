@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 
 use crate::cli::FetchArgs;
 use crate::error::CliError;
+use crate::output;
 use catalog::{ASSETS, Asset, Conversion};
 
 pub fn run(args: &FetchArgs) -> Result<(), CliError> {
@@ -100,10 +101,7 @@ fn fetch(asset: &Asset, cache: &std::path::Path, index: &str) -> Result<(), CliE
             conversion => convert::to_safetensors(&bytes, conversion).map_err(failed)?,
         };
         let path = output_path(cache, member);
-        cache::write_atomically(&path, |file| file.write_all(&output)).map_err(|source| CliError::Write {
-            path: path.clone(),
-            source,
-        })?;
+        output::write_file(&path, &output)?;
         eprintln!("repalign: {} -> {}", asset.name, path.display());
     }
     // The archive has served its purpose; keep the cache small.

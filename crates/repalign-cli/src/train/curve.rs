@@ -25,10 +25,7 @@ pub fn write_svg(path: &Path, curves: &[(String, Vec<f64>)]) -> Result<(), CliEr
         panel(&mut svg, top, name, losses);
     }
     svg.push_str("</svg>\n");
-    std::fs::write(path, svg).map_err(|source| CliError::Write {
-        path: path.to_owned(),
-        source,
-    })
+    crate::output::write_file(path, svg.as_bytes())
 }
 
 fn panel(svg: &mut String, top: f64, name: &str, losses: &[f64]) {

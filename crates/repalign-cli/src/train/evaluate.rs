@@ -10,8 +10,9 @@ use repalign::RepAlignLoss;
 
 use super::data::HeldOut;
 use super::student::{Student, upsample};
+use crate::backend::tensor_values;
 use crate::error::CliError;
-use crate::fetch::cache::write_atomically;
+use crate::output::write_png;
 
 /// Scores every method on every held-out photo, writes `<photo>_compare.png`
 /// (input upsampled bicubically | each student in training order | ground truth) and
@@ -111,12 +112,7 @@ fn write_side_by_side(path: &Path, panels: &[Tensor<4>]) -> Result<(), CliError>
     let mut canvas = image::RgbImage::from_pixel(total as u32, height as u32, image::Rgb([255, 255, 255]));
     let mut left = 0;
     for (panel, width) in panels.iter().zip(&widths) {
-        let values = panel
-            .clone()
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .map_err(|e| repalign::Error::Backend(format!("{e:?}")))?;
+        let values = tensor_values(panel.clone())?;
         let plane = height * width;
         for y in 0..height {
             for x in 0..*width {
@@ -126,17 +122,5 @@ fn write_side_by_side(path: &Path, panels: &[Tensor<4>]) -> Result<(), CliError>
         }
         left += width + GAP;
     }
-    let mut encoded = Vec::new();
-    canvas
-        .write_to(&mut std::io::Cursor::new(&mut encoded), image::ImageFormat::Png)
-        .map_err(|e| CliError::Write {
-            path: path.to_owned(),
-            source: std::io::Error::other(e),
-        })?;
-    write_atomically(path, |file| std::io::Write::write_all(file, &encoded)).map_err(|source| {
-        CliError::Write {
-            path: path.to_owned(),
-            source,
-        }
-    })
+    write_png(path, &canvas)
 }

@@ -20,6 +20,7 @@ use crate::backend;
 use crate::cli::{TeacherArgs, TrainArgs};
 use crate::error::CliError;
 use crate::fetch::cache;
+use crate::output;
 use crate::teacher_args::build_loss;
 use data::Patch;
 use student::Student;
@@ -133,10 +134,7 @@ pub fn run(args: &TrainArgs) -> Result<(), CliError> {
     curve::write_svg(&args.out.join("loss_curves.svg"), &curves)?;
     let table = evaluate::evaluate(&trained, &held_out, &judges, &args.out)?;
     println!("{table}");
-    std::fs::write(args.out.join("results.md"), &table).map_err(|source| CliError::Write {
-        path: args.out.join("results.md"),
-        source,
-    })?;
+    output::write_file(&args.out.join("results.md"), table.as_bytes())?;
     eprintln!("wrote {}", args.out.display());
     Ok(())
 }
@@ -255,10 +253,7 @@ fn write_losses(path: &Path, losses: &[f64]) -> Result<(), CliError> {
     for (step, loss) in losses.iter().enumerate() {
         csv.push_str(&format!("{},{loss}\n", step + 1));
     }
-    std::fs::write(path, csv).map_err(|source| CliError::Write {
-        path: path.to_owned(),
-        source,
-    })
+    output::write_file(path, csv.as_bytes())
 }
 
 /// A random permutation of `0..n` (Fisher–Yates).

@@ -12,8 +12,9 @@ use burn::tensor::Tensor;
 use burn::tensor::activation::leaky_relu;
 use repalign::preprocess::{Interpolation, Preprocess, Resize, ResizeTarget, Step};
 
+use crate::backend::tensor_values;
 use crate::error::CliError;
-use crate::fetch::cache::write_atomically;
+use crate::output::write_file;
 
 /// Upsampler plus residual convolutions.
 #[derive(Module, Debug)]
@@ -63,19 +64,23 @@ impl Student {
     /// Writes the weights as safetensors (`convs.N.weight`, `convs.N.bias`).
     pub fn save(&self, path: &Path) -> Result<(), CliError> {
         let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+        let mut push = |name: String, shape: Vec<usize>, values: Vec<f32>| {
+            tensors.push((name, shape, values.iter().flat_map(|v| v.to_le_bytes()).collect()));
+        };
         for (index, conv) in self.convs.iter().enumerate() {
-            let mut push = |name: String, data: burn::tensor::TensorData| -> Result<(), CliError> {
-                let shape = data.shape().to_vec();
-                let values = data
-                    .convert::<f32>()
-                    .try_into_vec::<f32>()
-                    .map_err(|e| repalign::Error::Backend(format!("{e:?}")))?;
-                tensors.push((name, shape, values.iter().flat_map(|v| v.to_le_bytes()).collect()));
-                Ok(())
-            };
-            push(format!("convs.{index}.weight"), conv.weight.val().into_data())?;
+            let weight = conv.weight.val();
+            push(
+                format!("convs.{index}.weight"),
+                weight.dims().to_vec(),
+                tensor_values(weight)?,
+            );
             if let Some(bias) = &conv.bias {
-                push(format!("convs.{index}.bias"), bias.val().into_data())?;
+                let bias = bias.val();
+                push(
+                    format!("convs.{index}.bias"),
+                    bias.dims().to_vec(),
+                    tensor_values(bias)?,
+                );
             }
         }
         let write_error = |e: safetensors::SafeTensorError| CliError::Write {
@@ -91,12 +96,7 @@ impl Student {
             .collect::<Result<Vec<_>, _>>()
             .map_err(write_error)?;
         let encoded = safetensors::serialize(views, None).map_err(write_error)?;
-        write_atomically(path, |file| std::io::Write::write_all(file, &encoded)).map_err(|source| {
-            CliError::Write {
-                path: path.to_owned(),
-                source,
-            }
-        })
+        write_file(path, &encoded)
     }
 }
 
