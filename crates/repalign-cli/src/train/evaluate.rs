@@ -79,20 +79,6 @@ fn center(image: &Tensor<4>, side: usize) -> Tensor<4> {
     image.clone().slice([0..1, 0..3, top..top + h, left..left + w])
 }
 
-/// Mean held-out PSNR of `student` (of bicubic upsampling when `None`).
-pub fn mean_psnr(student: Option<&Student>, held_out: &[HeldOut]) -> Result<f64, CliError> {
-    let student = student.map(Module::valid);
-    let mut sum = 0.0;
-    for photo in held_out {
-        let output = match &student {
-            Some(student) => student.forward(photo.low.clone())?,
-            None => upsample(photo.low.clone())?,
-        };
-        sum += psnr(&output.clamp(0.0, 1.0), &photo.high)?;
-    }
-    Ok(sum / held_out.len().max(1) as f64)
-}
-
 /// Peak signal-to-noise ratio of images in [0, 1], in dB.
 fn psnr(output: &Tensor<4>, target: &Tensor<4>) -> Result<f64, CliError> {
     let mse: f64 = (output.clone() - target.clone())

@@ -113,12 +113,6 @@ pub fn run(args: &TrainArgs) -> Result<(), CliError> {
         let run_dir = args.out.join(format!("run{index}"));
         let (student, losses) = train(objective, &patches, &mut cache, args, &device, &run_dir)?;
         write_losses(&run_dir.join("losses.csv"), &losses)?;
-        eprintln!(
-            "{}: held-out PSNR {:.3} dB (bicubic {:.3} dB)",
-            objective.name,
-            evaluate::mean_psnr(Some(&student), &held_out)?,
-            evaluate::mean_psnr(None, &held_out)?
-        );
         curves.push((objective.name.clone(), losses));
         trained.push((objective.name.clone(), student));
     }
