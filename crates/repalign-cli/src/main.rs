@@ -8,6 +8,7 @@ use repalign_cli::cli::Cli;
 use repalign_cli::error::CliError;
 
 fn main() -> ExitCode {
+    repalign::malloc::tune_for_tensors();
     match repalign_cli::run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError::BrokenPipe) => ExitCode::SUCCESS,

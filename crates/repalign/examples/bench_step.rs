@@ -58,6 +58,7 @@ fn parse_args() -> Result<Args, String> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    repalign::malloc::tune_for_tensors();
     let args = parse_args()?;
     let device = Device::flex();
     let teacher = teacher::load(&args.teacher, WeightStore::from_file(&args.weights)?, &device)?;

@@ -44,6 +44,7 @@ mod cache;
 mod error;
 mod features;
 mod loss;
+pub mod malloc;
 pub mod preprocess;
 mod taps;
 pub mod teacher;

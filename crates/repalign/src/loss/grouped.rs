@@ -4,7 +4,7 @@
 use burn::tensor::{Tensor, ops::PadMode};
 
 /// PyTorch `F.normalize`'s `eps`: a group's norm is clamped below at this value.
-const NORM_EPS: f64 = 1e-12;
+pub(crate) const NORM_EPS: f64 = 1e-12;
 
 /// `S_i` (as a one-element tensor) and `N_i` for one tap pair, both `(B, C, L)`.
 /// `target` must carry no gradient; the caller ensures it.

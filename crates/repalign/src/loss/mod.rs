@@ -1,6 +1,7 @@
 //! The representation-alignment loss (SPEC §3–§5).
 
 mod config;
+mod fused;
 mod grouped;
 mod heatmap;
 mod report;
@@ -182,8 +183,12 @@ impl RepAlignLoss {
                 )));
             }
             let target_value = tgt.value.clone().detach();
-            let (sum, elements) =
-                grouped::grouped_alignment(out.value.clone(), target_value, self.config.group_size());
+            let group = self.config.group_size();
+            let (sum, elements) = if fused::applies(&out.value.device()) {
+                fused::grouped_alignment(out.value.clone(), target_value, group)?
+            } else {
+                grouped::grouped_alignment(out.value.clone(), target_value, group)
+            };
             layers.push(LayerLoss {
                 info: out.info.clone(),
                 sum,
