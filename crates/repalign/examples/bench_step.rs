@@ -92,6 +92,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let after_forward = start.elapsed().as_secs_f64();
         let report = loss.loss(&output_features, &target_features)?;
         value = report.value()?;
+        // As in a training loop, the features go out of scope before the backward pass:
+        // from here on only what the tape saved is alive.
+        drop((output_features, target_features));
         let after_loss = start.elapsed().as_secs_f64();
         let grads = report.total.backward();
         // Reading a number back waits for the work on asynchronous backends.

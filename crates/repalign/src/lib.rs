@@ -43,6 +43,7 @@
 mod cache;
 mod error;
 mod features;
+mod host;
 mod loss;
 pub mod malloc;
 pub mod preprocess;

@@ -10,24 +10,12 @@
 //! respect to the output is `G`. The formula is the same; `tests` below hold the two
 //! implementations to each other, value and gradient.
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
 
 use super::grouped::NORM_EPS;
-use crate::error::{Error, Result};
-
-/// Whether the tap lives on a backend whose tensors are host memory, so that reading it
-/// costs one copy and the fused pass beats the tensor formula. On a GPU the read-back
-/// would cost more than it saves.
-pub(crate) fn applies(device: &Device) -> bool {
-    let device = device.clone().inner();
-    #[cfg(feature = "flex")]
-    if device == Device::flex() {
-        return true;
-    }
-    let _ = device;
-    false
-}
+use crate::error::Result;
+use crate::host;
 
 /// `S_i` (one element; on the tape when `output` is) and `N_i` for one tap pair, both
 /// `(B, C, L)`. `target` must carry no gradient; the caller ensures it.
@@ -40,27 +28,16 @@ pub(crate) fn grouped_alignment(
     let elements = (batch * channels * len.div_ceil(group) * group) as u64;
     let device = output.device().inner();
     let track = output.is_tracked();
-    let output_data = output.clone().inner().into_data();
-    let target_data = target.inner().into_data();
-    let (sum, gradient) = align_rows(
-        host_slice(&output_data)?,
-        host_slice(&target_data)?,
-        len,
-        group,
-        track,
-    );
+    let output_data = host::read(output.clone())?;
+    let target_data = host::read(target)?;
+    let (sum, gradient) = align_rows(&output_data, &target_data, len, group, track);
     let sum_tensor = Tensor::<1>::from_floats([sum as f32], &device);
     let Some(gradient) = gradient else {
         return Ok((sum_tensor, elements));
     };
     let gradient = Tensor::<3>::from_data(TensorData::new(gradient, [batch, channels, len]), &device);
     let linear = (output * gradient).sum();
-    Ok((linear.clone() - linear.detach() + sum_tensor, elements))
-}
-
-fn host_slice(data: &TensorData) -> Result<&[f32]> {
-    data.as_slice::<f32>()
-        .map_err(|e| Error::Backend(format!("{e:?}")))
+    Ok((host::attach_gradient(sum_tensor, linear), elements))
 }
 
 /// Elements per parallel task: large enough that splitting costs nothing next to the

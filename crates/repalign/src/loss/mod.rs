@@ -184,7 +184,7 @@ impl RepAlignLoss {
             }
             let target_value = tgt.value.clone().detach();
             let group = self.config.group_size();
-            let (sum, elements) = if fused::applies(&out.value.device()) {
+            let (sum, elements) = if crate::host::applies(&out.value.device()) {
                 fused::grouped_alignment(out.value.clone(), target_value, group)?
             } else {
                 grouped::grouped_alignment(out.value.clone(), target_value, group)

@@ -282,7 +282,6 @@ pub(crate) enum Activation {
     /// `nn.SiLU`.
     Silu,
     /// `nn.GELU` (exact, erf-based).
-    #[allow(dead_code)] // for the transformer teachers, on another branch
     Gelu,
 }
 
@@ -292,7 +291,10 @@ impl Activation {
             Activation::Relu => activation::relu(input),
             Activation::Relu6 => input.clamp(0.0, 6.0),
             Activation::Silu => activation::silu(input),
-            Activation::Gelu => activation::gelu(input),
+            Activation::Gelu => match super::gelu::on_host(&input) {
+                Some(output) => output,
+                None => activation::gelu(input),
+            },
         }
     }
 

@@ -4,6 +4,7 @@ mod alexnet;
 mod dinov2;
 mod efficientnet;
 mod efficientnet_lite;
+mod gelu;
 mod heads;
 mod layers;
 mod mobilenet;

@@ -1,0 +1,40 @@
+//! Kernels over the tensors' own memory, for the CPU backend.
+//!
+//! On Flex a tensor is host memory, and a pass written as one Rust loop does in one walk
+//! what a chain of burn ops does in many (each op writes a fresh buffer the size of its
+//! input). Such a kernel computes a value and, when its input is on the autodiff tape,
+//! the value's derivative; [`attach_gradient`] then puts the value on the tape through a
+//! linear surrogate whose gradient is that derivative. Other backends (GPUs, LibTorch)
+//! keep the plain burn ops: reading their tensors back would cost more than it saves.
+
+use burn::tensor::{Device, Tensor};
+
+use crate::error::{Error, Result};
+
+/// Whether tensors on `device` are host memory that the kernels here can read in one copy.
+pub(crate) fn applies(device: &Device) -> bool {
+    let device = device.clone().inner();
+    #[cfg(feature = "flex")]
+    if device == Device::flex() {
+        return true;
+    }
+    let _ = device;
+    false
+}
+
+/// The values of an `f32` tensor, without its autodiff tape (one copy at most).
+pub(crate) fn read<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
+    tensor
+        .inner()
+        .into_data()
+        .try_into_vec::<f32>()
+        .map_err(|error| Error::Backend(format!("{error:?}")))
+}
+
+/// `value` with the gradient of `linear` with respect to its inputs:
+/// `value + (linear − stop(linear))`. The bracket is exactly zero, so the result is
+/// `value` to the bit; `linear` must be linear in the tracked input (`input · G` or
+/// `Σ input · G`), so that its gradient is the constant `G` the kernel computed.
+pub(crate) fn attach_gradient<const D: usize>(value: Tensor<D>, linear: Tensor<D>) -> Tensor<D> {
+    linear.clone() - linear.detach() + value
+}
