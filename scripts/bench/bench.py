@@ -22,6 +22,7 @@ HERE = Path(__file__).resolve().parent
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--ours", required=True, help="the bench_step example binary")
+    parser.add_argument("--ours-tch", help="bench_step built with --features tch: adds the LibTorch side")
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--vgg16", required=True)
     parser.add_argument("--dinov2", required=True)
@@ -34,15 +35,21 @@ def main():
 
     teachers = [("vgg16", args.vgg16, "VGG16 (real weights)"),
                 ("dinov2_vits14_reg", args.dinov2, "DINOv2 ViT-S/14-reg (random weights)")]
+    torch = lambda t, w, b: [args.python, str(HERE / "torch_step.py"), "--teacher", t, "--weights", w,
+                             "--batch", str(b), "--steps", str(args.steps), "--threads", str(args.threads)]
+    ours = lambda binary, *flags: lambda t, w, b: [binary, "--teacher", t, "--weights", w, "--batch", str(b),
+                                                   "--steps", str(args.steps), *flags]
+    # Each side: (command, extra environment).
     sides = {
-        "PyTorch original": lambda t, w, b: [args.python, str(HERE / "torch_step.py"), "--teacher", t,
-                                             "--weights", w, "--batch", str(b), "--steps", str(args.steps),
-                                             "--threads", str(args.threads)],
-        "repalign, no cache": lambda t, w, b: [args.ours, "--teacher", t, "--weights", w, "--batch", str(b),
-                                               "--steps", str(args.steps)],
-        "repalign, target cache": lambda t, w, b: [args.ours, "--teacher", t, "--weights", w, "--batch",
-                                                   str(b), "--steps", str(args.steps), "--cache"],
+        "PyTorch original": (torch, {}),
+        # Our binaries tune glibc's malloc at startup (repalign::malloc::tune_for_tensors);
+        # this side gives PyTorch the same settings, so that the gap is not the allocator.
+        "PyTorch original, our malloc settings": (torch, TUNED_MALLOC),
+        "repalign, no cache": (ours(args.ours), {}),
+        "repalign, target cache": (ours(args.ours, "--cache"), {}),
     }
+    if args.ours_tch:
+        sides["repalign on LibTorch, target cache"] = (ours(args.ours_tch, "--cache", "--device", "libtorch"), {})
     rows = []
     for teacher, weights, title in teachers:
         for batch in map(int, args.batches.split(",")):
@@ -51,10 +58,10 @@ def main():
             peaks = {side: 0.0 for side in sides}
             for round_ in range(args.rounds):
                 # Alternate the sides every round so drift hits them alike.
-                for side, command in sides.items():
-                    result, peak = measure(command(teacher, weights, batch), args.threads)
+                for side, (command, env) in sides.items():
+                    result, peak = measure(command(teacher, weights, batch), args.threads, env)
                     times[side] += result["times"]
-                    for phase, values in result.get("phases", {}).items():
+                    for phase, values in merge_forward_and_loss(result.get("phases", {})).items():
                         phases[side].setdefault(phase, []).extend(values)
                     peaks[side] = max(peaks[side], peak)
                     print(f"{title} b{batch} round {round_ + 1}: {side}: "
@@ -75,7 +82,10 @@ def main():
         f"{os.cpu_count()} CPUs, {args.threads} threads per side, 224x224 images). A step is: teacher pass on "
         "the target (no autodiff; with the cache, a lookup), teacher pass on the output on the autodiff tape, "
         "loss, backward to the output image. Sides alternate every round; medians over all timed steps; "
-        "peak RSS is the whole process's.",
+        "peak RSS is the whole process's. Our binaries set glibc's malloc to keep freed tensor buffers "
+        "(`repalign::malloc::tune_for_tensors`, called first thing in `main`); the row \"PyTorch original, our "
+        "malloc settings\" runs the PyTorch side with the same settings (glibc's `MALLOC_*_` variables); ratios "
+        "are to the plain PyTorch original, as its users run it.",
         "",
         "| teacher | batch | side | median step (s) | vs PyTorch | peak RSS (MiB) | vs PyTorch | steps |",
         "|---|---:|---|---:|---:|---:|---:|---:|",
@@ -85,22 +95,37 @@ def main():
     lines += [
         "",
         "Where the time goes (median seconds per phase; target = teacher pass on the ground truth, "
-        "or the cache lookup; forward = teacher pass on the output, recording the tape; loss = the grouped "
-        "normalise-and-compare over all taps; backward = gradient back to the output image):",
+        "or the cache lookup; forward + loss = teacher pass on the output, recording the tape, and the "
+        "grouped normalise-and-compare over all taps (ours compares each tap as it is produced, so the two "
+        "are one phase); backward = gradient back to the output image):",
         "",
-        "| teacher | batch | side | target | forward | loss | backward |",
-        "|---|---:|---|---:|---:|---:|---:|",
+        "| teacher | batch | side | target | forward + loss | backward |",
+        "|---|---:|---|---:|---:|---:|",
     ]
     for title, batch, side, *_, split in rows:
-        cells = " | ".join(f"{split.get(p, float('nan')):.3f}" for p in ("target", "forward", "loss", "backward"))
+        cells = " | ".join(f"{split.get(p, float('nan')):.3f}" for p in ("target", "forward_loss", "backward"))
         lines.append(f"| {title} | {batch} | {side} | {cells} |")
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
-def measure(command, threads):
+# glibc's environment names for what repalign::malloc::tune_for_tensors sets with mallopt.
+TUNED_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30),
+                "MALLOC_TOP_PAD_": str(256 << 20)}
+
+
+def merge_forward_and_loss(phases):
+    """Ours compares each tap as the teacher produces it (`loss_against`), so its output
+    pass and its loss are one phase; PyTorch's two are added step by step to match."""
+    if "forward" in phases and "loss" in phases:
+        phases = dict(phases)
+        phases["forward_loss"] = [f + l for f, l in zip(phases.pop("forward"), phases.pop("loss"))]
+    return phases
+
+
+def measure(command, threads, extra_env):
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
-               MKL_NUM_THREADS=str(threads))
+               MKL_NUM_THREADS=str(threads), **extra_env)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     stdout = process.stdout.read()
     stderr = process.stderr.read()

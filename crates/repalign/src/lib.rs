@@ -30,7 +30,7 @@
 //! let ground_truth = input;
 //!
 //! let target = loss.target_features(&ground_truth)?; // no tape; reusable across steps
-//! let report = loss.loss(&loss.features(&output)?, &target)?;
+//! let report = loss.loss_against(&output, &target)?;
 //! let grads = report.total.backward();
 //! let grad = gain.grad(&grads).expect("the student receives a gradient");
 //! assert!(grad.into_scalar::<f32>().is_finite());

@@ -146,10 +146,20 @@ pub struct Tap {
 }
 
 /// The recorder a teacher's forward pass writes into.
-#[derive(Debug)]
 pub struct Taps<'a> {
     selector: &'a TapSelector,
     recorded: Vec<Tap>,
+    consumer: Option<&'a mut dyn FnMut(Tap)>,
+}
+
+impl fmt::Debug for Taps<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Taps")
+            .field("selector", &self.selector)
+            .field("recorded", &self.recorded)
+            .field("consuming", &self.consumer.is_some())
+            .finish()
+    }
 }
 
 impl<'a> Taps<'a> {
@@ -158,6 +168,18 @@ impl<'a> Taps<'a> {
         Taps {
             selector,
             recorded: Vec::new(),
+            consumer: None,
+        }
+    }
+
+    /// A recorder that hands each selected tap to `consumer` as soon as the layer has
+    /// produced it, and keeps nothing: the loss can then reduce each tap against its
+    /// target while the teacher runs, so the taps never all live at once.
+    pub fn consuming(selector: &'a TapSelector, consumer: &'a mut dyn FnMut(Tap)) -> Self {
+        Taps {
+            selector,
+            recorded: Vec::new(),
+            consumer: Some(consumer),
         }
     }
 
@@ -172,17 +194,21 @@ impl<'a> Taps<'a> {
             2 => output.clone().reshape([shape[0] as i64, shape[1] as i64, 1]),
             _ => output.clone().reshape([shape[0] as i64, shape[1] as i64, -1]),
         };
-        self.recorded.push(Tap {
+        let tap = Tap {
             info: TapInfo {
                 name: name.to_owned(),
                 kind,
                 shape,
             },
             value,
-        });
+        };
+        match self.consumer.as_mut() {
+            Some(consumer) => consumer(tap),
+            None => self.recorded.push(tap),
+        }
     }
 
-    /// The recorded taps, in execution order.
+    /// The recorded taps, in execution order (none for a consuming recorder).
     pub fn into_vec(self) -> Vec<Tap> {
         self.recorded
     }

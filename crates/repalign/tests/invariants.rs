@@ -238,3 +238,54 @@ fn non_float32_images_and_batch_mismatches_name_the_argument() {
         .unwrap_err();
     assert!(matches!(err, Error::Shape { .. }), "{err}");
 }
+
+#[test]
+fn streaming_loss_equals_the_loss_of_collected_features_in_value_and_gradient() {
+    let loss = vgg11(LossConfig::default().with_weighting(Weighting::Linear));
+    let device = Device::flex();
+    let image = random_image([2, 3, 36, 40], &device);
+    let target = loss
+        .target_features(&random_image([2, 3, 36, 41], &device).slice([0..2, 0..3, 0..36, 0..40]))
+        .unwrap();
+    let run = |streaming: bool| {
+        let output = Tensor::from_inner(image.clone()).autodiff().require_grad();
+        let report = if streaming {
+            loss.loss_against(&output, &target).unwrap()
+        } else {
+            loss.loss(&loss.features(&output).unwrap(), &target).unwrap()
+        };
+        let value = report.value().unwrap();
+        let sums = report.layer_sums().unwrap();
+        let grad: Vec<f32> = output
+            .grad(&report.total.backward())
+            .unwrap()
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        (value, sums, grad)
+    };
+    let (value, sums, grad) = run(true);
+    let (want_value, want_sums, want_grad) = run(false);
+    assert!(value > 0.0);
+    assert_eq!(value, want_value);
+    assert_eq!(sums, want_sums);
+    assert_eq!(grad, want_grad);
+}
+
+#[test]
+fn streaming_loss_refuses_targets_of_another_tap_selection() {
+    let device = Device::flex();
+    let image = random_image([1, 3, 32, 32], &device);
+    let all = vgg11(LossConfig::default());
+    let some = vgg11(LossConfig::default())
+        .with_selector(repalign::TapSelector::default().with_name_patterns(["features.1*"]));
+    let fewer = some.target_features(&image).unwrap();
+    let more = all.target_features(&image).unwrap();
+    assert!(fewer.len() < more.len());
+    for (loss, target) in [(&all, &fewer), (&some, &more)] {
+        match loss.loss_against(&image, target) {
+            Err(Error::FeatureMismatch(message)) => assert!(message.contains("tap"), "{message}"),
+            other => panic!("expected FeatureMismatch, got {other:?}"),
+        }
+    }
+}

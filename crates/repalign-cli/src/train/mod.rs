@@ -199,7 +199,7 @@ fn train(
         if let Some(loss) = objective.repalign {
             let ids: Vec<&str> = batch.iter().map(|&i| patches[i].id.as_str()).collect();
             let target = cache.target_features(loss, &ids, &high)?;
-            total = Some(loss.loss(&loss.features(&output)?, &target)?.total);
+            total = Some(loss.loss_against(&output, &target)?.total);
         }
         if objective.pixel_weight > 0.0 {
             let l1 = (output - high.autodiff()).abs().mean() * objective.pixel_weight;

@@ -62,7 +62,7 @@ struct Entry {
 /// let output = ground_truth.clone() * 0.9;
 /// for _epoch in 0..2 {
 ///     let target = cache.target_features(&loss, &["img-0", "img-1"], &ground_truth)?;
-///     let report = loss.loss(&loss.features(&output)?, &target)?;
+///     let report = loss.loss_against(&output, &target)?;
 /// }
 /// assert_eq!((cache.stats().misses, cache.stats().hits), (2, 2));
 /// # Ok(())

@@ -14,7 +14,7 @@ pub use report::{LayerLoss, LossReport};
 use crate::error::{Error, Result};
 use crate::features::Features;
 use crate::preprocess::Preprocess;
-use crate::taps::{TapInfo, TapSelector, Taps};
+use crate::taps::{Tap, TapInfo, TapSelector, Taps};
 use crate::teacher::Teacher;
 
 /// A frozen teacher, its preprocessing, the tap selection and the loss settings.
@@ -113,6 +113,16 @@ impl RepAlignLoss {
     }
 
     fn run_teacher(&self, image: Tensor<4>, argument: &str) -> Result<Features> {
+        let batch = image.dims()[0];
+        let input = self.checked_input(image, argument)?;
+        let mut taps = Taps::new(&self.selector);
+        self.teacher.forward(input, &mut taps);
+        Ok(Features::new(taps.into_vec(), batch))
+    }
+
+    /// Checks an image (shape, dtype, finite values, a size the teacher takes) and
+    /// preprocesses it.
+    fn checked_input(&self, image: Tensor<4>, argument: &str) -> Result<Tensor<4>> {
         let [batch, channels, height, width] = image.dims();
         if batch == 0 || channels != 3 || height == 0 || width == 0 {
             return Err(Error::Shape {
@@ -141,10 +151,7 @@ impl RepAlignLoss {
         }
         let (in_height, in_width) = self.preprocess.output_size(height, width);
         self.teacher.check_input(in_height, in_width)?;
-        let input = self.preprocess.apply(image)?;
-        let mut taps = Taps::new(&self.selector);
-        self.teacher.forward(input, &mut taps);
-        Ok(Features::new(taps.into_vec(), batch))
+        self.preprocess.apply(image)
     }
 
     /// The loss between output-side and target-side features (the seed's `forward`).
@@ -161,50 +168,88 @@ impl RepAlignLoss {
                 target.len()
             )));
         }
-        if output.batch() != target.batch() {
+        check_batches(output.batch(), target)?;
+        let weights = self.config.weighting().weights(target.len())?;
+        let layers = output
+            .taps()
+            .iter()
+            .zip(target.taps())
+            .zip(weights)
+            .map(|((out, tgt), weight)| self.layer_loss(out, tgt, weight))
+            .collect::<Result<Vec<_>>>()?;
+        report(layers)
+    }
+
+    /// The loss of an output image against target features, each tap compared as soon
+    /// as the teacher produces it: the same number as
+    /// `loss(&features(output)?, target)`, but the output's taps are never all alive
+    /// at once (each is dropped after its comparison unless the autodiff tape needs it),
+    /// which lowers the peak memory of a training step. The way to train with a
+    /// [`TargetCache`](crate::TargetCache).
+    ///
+    /// # Errors
+    /// As [`features`](Self::features) and [`loss`](Self::loss).
+    pub fn loss_against(&self, output: &Tensor<4>, target: &Features) -> Result<LossReport> {
+        let batch = output.dims()[0];
+        check_batches(batch, target)?;
+        let input = self.checked_input(output.clone(), "output image")?;
+        let weights = self.config.weighting().weights(target.len())?;
+        let mut layers = Vec::with_capacity(target.len());
+        let mut failure = None;
+        let mut seen = 0;
+        let mut compare = |tap: Tap| {
+            let index = seen;
+            seen += 1;
+            if failure.is_some() {
+                return;
+            }
+            let result = match (target.taps().get(index), weights.get(index)) {
+                (Some(tgt), Some(&weight)) => self.layer_loss(&tap, tgt, weight),
+                _ => Err(Error::FeatureMismatch(format!(
+                    "the output has more taps than the {} target taps (first extra: `{}`)",
+                    target.len(),
+                    tap.info.name
+                ))),
+            };
+            match result {
+                Ok(layer) => layers.push(layer),
+                Err(error) => failure = Some(error),
+            }
+        };
+        self.teacher
+            .forward(input, &mut Taps::consuming(&self.selector, &mut compare));
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        if seen != target.len() {
             return Err(Error::FeatureMismatch(format!(
-                "the output batch has {} images and the target batch {}",
-                output.batch(),
-                target.batch()
+                "{seen} output taps vs {} target taps",
+                target.len()
             )));
         }
-        if output.is_empty() {
-            return Err(Error::FeatureMismatch(
-                "the teacher recorded no taps; check the tap selection".into(),
-            ));
+        report(layers)
+    }
+
+    /// One tap pair's share: names and shapes must agree.
+    fn layer_loss(&self, out: &Tap, tgt: &Tap, weight: f64) -> Result<LayerLoss> {
+        if out.info.name != tgt.info.name || out.info.shape != tgt.info.shape {
+            return Err(Error::FeatureMismatch(format!(
+                "tap `{}` {:?} vs `{}` {:?} (output and target must have the same batch size and image size)",
+                out.info.name, out.info.shape, tgt.info.name, tgt.info.shape
+            )));
         }
-        let weights = self.config.weighting().weights(output.len())?;
-        let mut layers = Vec::with_capacity(output.len());
-        for ((out, tgt), weight) in output.taps().iter().zip(target.taps()).zip(weights) {
-            if out.info.name != tgt.info.name || out.info.shape != tgt.info.shape {
-                return Err(Error::FeatureMismatch(format!(
-                    "tap `{}` {:?} vs `{}` {:?} (output and target must have the same batch size and image size)",
-                    out.info.name, out.info.shape, tgt.info.name, tgt.info.shape
-                )));
-            }
-            let target_value = tgt.value.clone().detach();
-            let group = self.config.group_size();
-            let (sum, elements) = if crate::host::applies(&out.value.device()) {
-                fused::grouped_alignment(out.value.clone(), target_value, group)?
-            } else {
-                grouped::grouped_alignment(out.value.clone(), target_value, group)
-            };
-            layers.push(LayerLoss {
-                info: out.info.clone(),
-                sum,
-                elements,
-                weight,
-            });
-        }
-        let elements: u64 = layers.iter().map(|l| l.elements).sum();
-        let weighted = layers
-            .iter()
-            .map(|l| l.sum.clone() * l.weight)
-            .reduce(|a, b| a + b)
-            .ok_or_else(|| Error::FeatureMismatch("no taps".into()))?;
-        Ok(LossReport {
-            total: weighted / elements as f64,
-            layers,
+        let target_value = tgt.value.clone().detach();
+        let group = self.config.group_size();
+        let (sum, elements) = if crate::host::applies(&out.value.device()) {
+            fused::grouped_alignment(out.value.clone(), target_value, group)?
+        } else {
+            grouped::grouped_alignment(out.value.clone(), target_value, group)
+        };
+        Ok(LayerLoss {
+            info: out.info.clone(),
+            sum,
+            elements,
+            weight,
         })
     }
 
@@ -214,7 +259,39 @@ impl RepAlignLoss {
     /// As [`features`](Self::features) and [`loss`](Self::loss).
     pub fn loss_for(&self, output: &Tensor<4>, target: &Tensor<4>) -> Result<LossReport> {
         let target = self.target_features(target)?;
-        let output = self.features(output)?;
-        self.loss(&output, &target)
+        self.loss_against(output, &target)
     }
+}
+
+/// Output and target batches must have the same number of images, and there must be
+/// taps to compare.
+fn check_batches(output_batch: usize, target: &Features) -> Result<()> {
+    if target.is_empty() {
+        return Err(Error::FeatureMismatch(
+            "the teacher recorded no taps; check the tap selection".into(),
+        ));
+    }
+    if output_batch != target.batch() {
+        return Err(Error::FeatureMismatch(format!(
+            "the output batch has {output_batch} images and the target batch {}",
+            target.batch()
+        )));
+    }
+    Ok(())
+}
+
+/// `total = Σ w_i S_i / Σ N_i` over the layers.
+fn report(layers: Vec<LayerLoss>) -> Result<LossReport> {
+    let elements: u64 = layers.iter().map(|l| l.elements).sum();
+    let weighted = layers
+        .iter()
+        .map(|l| l.sum.clone() * l.weight)
+        .reduce(|a, b| a + b)
+        .ok_or_else(|| {
+            Error::FeatureMismatch("the teacher recorded no taps; check the tap selection".into())
+        })?;
+    Ok(LossReport {
+        total: weighted / elements as f64,
+        layers,
+    })
 }
