@@ -23,6 +23,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--ours", required=True, help="the bench_step example binary")
     parser.add_argument("--ours-tch", help="bench_step built with --features tch: adds the LibTorch side")
+    parser.add_argument("--ours-tch-lib", help="libtorch's lib folder, on LD_LIBRARY_PATH of that side only "
+                        "(on the PyTorch side it would shadow the reference venv's own libtorch)")
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--vgg16", required=True)
     parser.add_argument("--dinov2", required=True)
@@ -49,7 +51,8 @@ def main():
         "repalign, target cache": (ours(args.ours, "--cache"), {}),
     }
     if args.ours_tch:
-        sides["repalign on LibTorch, target cache"] = (ours(args.ours_tch, "--cache", "--device", "libtorch"), {})
+        env = {"LD_LIBRARY_PATH": args.ours_tch_lib} if args.ours_tch_lib else {}
+        sides["repalign on LibTorch, target cache"] = (ours(args.ours_tch, "--cache", "--device", "libtorch"), env)
     rows = []
     for teacher, weights, title in teachers:
         for batch in map(int, args.batches.split(",")):

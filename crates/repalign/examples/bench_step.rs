@@ -66,6 +66,7 @@ fn device(name: &str) -> Result<Device, String> {
     match name {
         "flex" => Ok(Device::flex()),
         #[cfg(feature = "tch")]
+        #[allow(deprecated)] // burn 0.22 deprecates its LibTorch backend; measured all the same
         "libtorch" => Ok(Device::libtorch()),
         _ => Err(format!(
             "unknown or not built device `{name}` (flex; libtorch with --features tch)"

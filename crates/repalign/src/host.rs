@@ -11,15 +11,34 @@ use burn::tensor::{Device, Tensor};
 
 use crate::error::{Error, Result};
 
-/// Whether tensors on `device` are host memory that the kernels here can read in one copy.
+/// Whether tensors on `device` are host memory that the kernels here can read in one
+/// copy: Flex, and LibTorch on the CPU.
 pub(crate) fn applies(device: &Device) -> bool {
     let device = device.clone().inner();
     #[cfg(feature = "flex")]
     if device == Device::flex() {
         return true;
     }
+    #[cfg(feature = "tch")]
+    #[allow(deprecated)] // burn 0.22 deprecates its LibTorch backend; we still serve it
+    if device == Device::libtorch() {
+        return true;
+    }
     let _ = device;
     false
+}
+
+/// Whether `device` is Flex, whose own elementwise kernels are scalar loops: the place
+/// where a vectorised kernel of ours (GELU) beats the backend's op. LibTorch's are
+/// vectorised already, and the copies would cost more than they save.
+pub(crate) fn is_flex(device: &Device) -> bool {
+    #[cfg(feature = "flex")]
+    return device.clone().inner() == Device::flex();
+    #[cfg(not(feature = "flex"))]
+    {
+        let _ = device;
+        false
+    }
 }
 
 /// The values of an `f32` tensor, without its autodiff tape (one copy at most).

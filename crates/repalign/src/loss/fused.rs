@@ -48,7 +48,7 @@ const CHUNK_ELEMENTS: usize = 1 << 15;
 /// asked, its gradient with respect to `output`. The padding of a row's last group
 /// holds zeros on both sides: it adds nothing to the norms or the distance, so the
 /// last group is simply shorter.
-pub(crate) fn align_rows(
+fn align_rows(
     output: &[f32],
     target: &[f32],
     len: usize,

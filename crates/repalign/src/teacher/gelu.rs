@@ -17,7 +17,7 @@ use crate::host;
 /// one or its values cannot be read (the caller then uses burn's op).
 pub(crate) fn on_host<const D: usize>(input: &Tensor<D>) -> Option<Tensor<D>> {
     let device = input.device();
-    if !host::applies(&device) {
+    if !host::is_flex(&device) {
         return None;
     }
     let shape = input.shape();
