@@ -10,7 +10,9 @@ pub fn device() -> Device {
     return Device::cuda(0);
     #[cfg(all(feature = "wgpu", not(feature = "cuda")))]
     return Device::wgpu(Default::default());
+    // burn 0.22 deprecates its LibTorch backend; it still builds and runs (see BENCHMARKS.md).
     #[cfg(all(feature = "tch", not(any(feature = "cuda", feature = "wgpu"))))]
+    #[allow(deprecated)]
     return Device::libtorch();
     #[cfg(not(any(feature = "cuda", feature = "wgpu", feature = "tch")))]
     return Device::flex();
