@@ -14,18 +14,12 @@ use crate::error::{Error, Result};
 /// Whether tensors on `device` are host memory that the kernels here can read in one
 /// copy: Flex, and LibTorch on the CPU.
 pub(crate) fn applies(device: &Device) -> bool {
-    let device = device.clone().inner();
-    #[cfg(feature = "flex")]
-    if device == Device::flex() {
-        return true;
-    }
     #[cfg(feature = "tch")]
     #[allow(deprecated)] // burn 0.22 deprecates its LibTorch backend; we still serve it
-    if device == Device::libtorch() {
+    if device.clone().inner() == Device::libtorch() {
         return true;
     }
-    let _ = device;
-    false
+    is_flex(device)
 }
 
 /// Whether `device` is Flex, whose own elementwise kernels are scalar loops: the place
