@@ -13,7 +13,7 @@
 use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
 
-use super::grouped::NORM_EPS;
+use super::grouped::{NORM_EPS, padded_len};
 use crate::error::Result;
 use crate::host;
 
@@ -25,7 +25,7 @@ pub(crate) fn grouped_alignment(
     group: usize,
 ) -> Result<(Tensor<1>, u64)> {
     let [batch, channels, len] = output.dims();
-    let elements = (batch * channels * len.div_ceil(group) * group) as u64;
+    let elements = (batch * channels * padded_len(len, group)) as u64;
     let device = output.device().inner();
     let track = output.is_tracked();
     let output_data = host::read(output.clone())?;

@@ -6,11 +6,16 @@ use burn::tensor::{Tensor, ops::PadMode};
 /// PyTorch `F.normalize`'s `eps`: a group's norm is clamped below at this value.
 pub(crate) const NORM_EPS: f64 = 1e-12;
 
+/// A tap's last dim zero-padded to whole groups (SPEC §3): `N_i` counts these values.
+pub(crate) fn padded_len(len: usize, group: usize) -> usize {
+    len.div_ceil(group) * group
+}
+
 /// `S_i` (as a one-element tensor) and `N_i` for one tap pair, both `(B, C, L)`.
 /// `target` must carry no gradient; the caller ensures it.
 pub(crate) fn grouped_alignment(output: Tensor<3>, target: Tensor<3>, group: usize) -> (Tensor<1>, u64) {
     let [batch, channels, len] = output.dims();
-    let padded = len.div_ceil(group) * group;
+    let padded = padded_len(len, group);
     let diff = normalize_groups(output, group, padded) - normalize_groups(target, group, padded);
     let elements = (batch * channels * padded) as u64;
     (diff.square().sum(), elements)
@@ -44,7 +49,7 @@ fn normalize_groups(values: Tensor<3>, group: usize, padded: usize) -> Tensor<4>
 /// padded positions' part.
 pub(crate) fn grouped_distance_map(output: Tensor<3>, target: Tensor<3>, group: usize) -> Tensor<2> {
     let [batch, _, len] = output.dims();
-    let padded = len.div_ceil(group) * group;
+    let padded = padded_len(len, group);
     let diff = normalize_groups(output, group, padded) - normalize_groups(target, group, padded);
     let per_position: Tensor<2> = diff.square().sum_dim(1).reshape([batch, padded]);
     per_position.slice([0..batch, 0..len])
