@@ -162,11 +162,7 @@ impl RepAlignLoss {
     /// [`Error::Config`] for a custom weighting of the wrong length.
     pub fn loss(&self, output: &Features, target: &Features) -> Result<LossReport> {
         if output.len() != target.len() {
-            return Err(Error::FeatureMismatch(format!(
-                "{} output taps vs {} target taps",
-                output.len(),
-                target.len()
-            )));
+            return Err(tap_count_mismatch(output.len(), target.len()));
         }
         check_batches(output.batch(), target)?;
         let weights = self.config.weighting().weights(target.len())?;
@@ -222,10 +218,7 @@ impl RepAlignLoss {
             return Err(error);
         }
         if seen != target.len() {
-            return Err(Error::FeatureMismatch(format!(
-                "{seen} output taps vs {} target taps",
-                target.len()
-            )));
+            return Err(tap_count_mismatch(seen, target.len()));
         }
         report(layers)
     }
@@ -267,9 +260,7 @@ impl RepAlignLoss {
 /// taps to compare.
 fn check_batches(output_batch: usize, target: &Features) -> Result<()> {
     if target.is_empty() {
-        return Err(Error::FeatureMismatch(
-            "the teacher recorded no taps; check the tap selection".into(),
-        ));
+        return Err(no_taps());
     }
     if output_batch != target.batch() {
         return Err(Error::FeatureMismatch(format!(
@@ -287,11 +278,17 @@ fn report(layers: Vec<LayerLoss>) -> Result<LossReport> {
         .iter()
         .map(|l| l.sum.clone() * l.weight)
         .reduce(|a, b| a + b)
-        .ok_or_else(|| {
-            Error::FeatureMismatch("the teacher recorded no taps; check the tap selection".into())
-        })?;
+        .ok_or_else(no_taps)?;
     Ok(LossReport {
         total: weighted / elements as f64,
         layers,
     })
+}
+
+fn no_taps() -> Error {
+    Error::FeatureMismatch("the teacher recorded no taps; check the tap selection".into())
+}
+
+fn tap_count_mismatch(output: usize, target: usize) -> Error {
+    Error::FeatureMismatch(format!("{output} output taps vs {target} target taps"))
 }
