@@ -10,6 +10,11 @@
 
 use std::time::Instant;
 
+// The allocator settings the `repalign` binary runs with, so that both measure the same
+// program; a module of the binary, not of the library (see the file).
+#[path = "../../repalign-cli/src/malloc.rs"]
+mod malloc;
+
 use burn::tensor::{Device, Tensor};
 use repalign::preprocess::{Preprocess, Step};
 use repalign::{LossConfig, RepAlignLoss, TargetCache, WeightStore, teacher, testing};
@@ -75,7 +80,7 @@ fn device(name: &str) -> Result<Device, String> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    repalign::malloc::tune_for_tensors();
+    malloc::tune_for_tensors();
     let args = parse_args()?;
     let device = device(&args.device)?;
     let teacher = teacher::load(&args.teacher, WeightStore::from_file(&args.weights)?, &device)?;

@@ -7,18 +7,14 @@
 //! ```
 
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
-use repalign::teacher::{self, VggVariant};
+use repalign::teacher;
 use repalign::{LossConfig, RepAlignLoss, Weighting, testing};
 
 const SIZE: usize = 96;
 
 fn main() -> Result<(), repalign::Error> {
     let device = Device::flex();
-    let variant = VggVariant {
-        depth: 16,
-        batch_norm: false,
-    };
-    let teacher = teacher::load("vgg16", testing::random_vgg(variant, 7), &device)?;
+    let teacher = teacher::load("vgg16", testing::random_weights("vgg16", 7)?, &device)?;
     let loss = RepAlignLoss::new(teacher, LossConfig::default().with_weighting(Weighting::Exp));
 
     let clean = synthetic_image(&device);

@@ -16,7 +16,7 @@
 //!
 //! # fn main() -> Result<(), repalign::Error> {
 //! let device = Device::flex();
-//! # let weights = repalign::testing::random_vgg(teacher::VggVariant { depth: 11, batch_norm: false }, 0);
+//! # let weights = repalign::testing::random_weights("vgg11", 0)?;
 //! // let weights = WeightStore::from_file("vgg11.safetensors")?;
 //! let teacher = teacher::load("vgg11", weights, &device)?;
 //! let loss = RepAlignLoss::new(teacher, LossConfig::default().with_weighting(Weighting::Exp))
@@ -45,10 +45,11 @@ mod error;
 mod features;
 mod host;
 mod loss;
-pub mod malloc;
 pub mod preprocess;
 mod taps;
 pub mod teacher;
+#[cfg(any(test, feature = "testing"))]
+#[doc(hidden)]
 pub mod testing;
 mod weights;
 

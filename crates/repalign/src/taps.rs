@@ -81,6 +81,15 @@ impl Default for TapSelector {
 }
 
 impl TapSelector {
+    /// The selection spelled out for the target cache's fingerprint (see
+    /// `RepAlignLoss::fingerprint`).
+    pub(crate) fn fingerprint(&self) -> String {
+        let kinds: Vec<&str> = self.kinds.iter().map(|k| k.as_str()).collect();
+        // Patterns are the user's text: quoted, so that no comma can join two.
+        let patterns = serde_json::Value::from(self.patterns.clone());
+        format!("kinds={};names={patterns}", kinds.join(","))
+    }
+
     /// Taps layers of these kinds (replacing the default Conv2d + Linear).
     pub fn with_kinds(mut self, kinds: impl IntoIterator<Item = LayerKind>) -> Self {
         self.kinds = kinds.into_iter().collect();

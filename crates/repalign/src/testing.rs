@@ -6,7 +6,8 @@
 //! per tensor, and the PyTorch reference script regenerates the same f32 values with
 //! the same generator (bit for bit: integer mixing, then exact f32 arithmetic).
 
-use crate::teacher::VggVariant;
+use std::sync::{Arc, Mutex};
+
 use crate::weights::WeightStore;
 
 /// SplitMix64, the generator shared with the reference script.
@@ -70,46 +71,76 @@ pub fn weights_from_recipes(origin: &str, recipes: &[WeightRecipe]) -> WeightSto
     )
 }
 
-/// Features-only weights for a torchvision VGG `variant`, with fan-in scaling so that
-/// activations neither vanish nor explode through the stack.
-pub fn random_vgg(variant: VggVariant, seed: u64) -> WeightStore {
-    let mut recipes = Vec::new();
-    let mut add = |key: String, shape: Vec<usize>, scale: f32, offset: f32| {
-        let seed = seed.wrapping_mul(1_000_003).wrapping_add(recipes.len() as u64);
-        recipes.push(WeightRecipe {
-            key,
-            shape,
-            seed,
+/// Deterministic random weights for the teacher `name` (a full name, e.g. `vgg11_bn`),
+/// in the keys and shapes its loader asks for: every key the network needs and no
+/// optional one (VGG, AlexNet and MobileNetV2 without their classifiers). Weights are
+/// scaled by fan-in, so that activations neither vanish nor explode through the stack,
+/// and norm layers start near identity.
+///
+/// # Errors
+/// [`crate::Error::UnknownTeacher`] for a name that is no full teacher name.
+pub fn random_weights(name: &str, seed: u64) -> crate::Result<WeightStore> {
+    let inventor = Inventor {
+        seed,
+        recipes: Arc::new(Mutex::new(Vec::new())),
+    };
+    let device = burn::tensor::Device::default();
+    drop(crate::teacher::build_named(
+        name,
+        WeightStore::inventing(inventor.clone()),
+        &device,
+    )?);
+    let recipes = inventor
+        .recipes
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Ok(weights_from_recipes(&format!("random {name} weights"), &recipes))
+}
+
+/// Makes up each tensor a loader asks an inventing [`WeightStore`] for, and keeps its
+/// recipe, so that [`random_weights`] can give the same tensors again as a store.
+#[derive(Debug, Clone)]
+pub(crate) struct Inventor {
+    seed: u64,
+    recipes: Arc<Mutex<Vec<WeightRecipe>>>,
+}
+
+impl Inventor {
+    /// The values of `key`, of `shape`: `offset + scale * U[-1, 1)`, with scale and
+    /// offset by the key's role (PyTorch's names), seeded by the order of asking.
+    pub(crate) fn invent(&self, key: &str, shape: &[usize]) -> Vec<f32> {
+        let (scale, offset) = if key.ends_with("running_var") {
+            (0.3, 1.0)
+        } else if key.ends_with("running_mean") || key.ends_with("bias") {
+            (0.1, 0.0)
+        } else if key.ends_with("weight") && shape.len() >= 2 {
+            let fan_in: usize = shape[1..].iter().product();
+            ((6.0 / fan_in.max(1) as f32).sqrt(), 0.0)
+        } else if key.ends_with("weight") {
+            // A norm layer's scale.
+            (0.2, 1.0)
+        } else {
+            // Tokens, position embeddings, layer scales.
+            (0.1, 0.0)
+        };
+        let mut recipes = self
+            .recipes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let recipe = WeightRecipe {
+            key: key.to_owned(),
+            shape: shape.to_vec(),
+            seed: self
+                .seed
+                .wrapping_mul(1_000_003)
+                .wrapping_add(recipes.len() as u64),
             scale,
             offset,
-        });
-    };
-    let mut index = 0;
-    let mut channels = 3;
-    for out in variant.stages() {
-        let Some(out) = out else {
-            index += 1;
-            continue;
         };
-        let bound = (6.0 / (channels * 9) as f32).sqrt();
-        add(
-            format!("features.{index}.weight"),
-            vec![out, channels, 3, 3],
-            bound,
-            0.0,
-        );
-        add(format!("features.{index}.bias"), vec![out], 0.1, 0.0);
-        if variant.batch_norm {
-            index += 1;
-            add(format!("features.{index}.weight"), vec![out], 0.2, 1.0);
-            add(format!("features.{index}.bias"), vec![out], 0.1, 0.0);
-            add(format!("features.{index}.running_mean"), vec![out], 0.1, 0.0);
-            add(format!("features.{index}.running_var"), vec![out], 0.3, 1.0);
-        }
-        index += 2;
-        channels = out;
+        let values = recipe.values();
+        recipes.push(recipe);
+        values
     }
-    weights_from_recipes("random VGG weights", &recipes)
 }
 
 /// A `(B, C, H, W)` image with values `0.5 + 0.5 U[-1, 1)` from `seed`: the reference

@@ -3,18 +3,12 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 use repalign::preprocess::{Normalize, Preprocess, Step};
-use repalign::teacher::{self, VggVariant};
+use repalign::teacher;
 use repalign::{Error, LossConfig, RepAlignLoss, Weighting, testing};
 
 fn vgg11(config: LossConfig) -> RepAlignLoss {
     let device = Device::flex();
-    let weights = testing::random_vgg(
-        VggVariant {
-            depth: 11,
-            batch_norm: true,
-        },
-        3,
-    );
+    let weights = testing::random_weights("vgg11_bn", 3).unwrap();
     let teacher = teacher::load("vgg11_bn", weights, &device).unwrap();
     RepAlignLoss::new(teacher, config)
         .with_preprocess(Preprocess::identity().then(Step::Normalize(Normalize::IMAGENET)))

@@ -5,17 +5,11 @@
 use burn::tensor::{Device, Tensor, TensorData};
 use proptest::prelude::*;
 use repalign::preprocess::Preprocess;
-use repalign::teacher::{self, VggVariant};
+use repalign::teacher;
 use repalign::{Features, LayerKind, LossConfig, RepAlignLoss, Tap, TapInfo, Weighting, testing};
 
 fn vgg11(config: LossConfig) -> RepAlignLoss {
-    let weights = testing::random_vgg(
-        VggVariant {
-            depth: 11,
-            batch_norm: false,
-        },
-        9,
-    );
+    let weights = testing::random_weights("vgg11", 9).unwrap();
     let teacher = teacher::load("vgg11", weights, &Device::flex()).unwrap();
     RepAlignLoss::new(teacher, config).with_preprocess(Preprocess::identity())
 }

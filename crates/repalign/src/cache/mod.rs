@@ -54,7 +54,7 @@ struct Entry {
 /// # use repalign::{LossConfig, RepAlignLoss, TargetCache, teacher, testing};
 /// # fn main() -> repalign::Result<()> {
 /// # let device = Device::flex();
-/// # let weights = testing::random_vgg(teacher::VggVariant { depth: 11, batch_norm: false }, 0);
+/// # let weights = testing::random_weights("vgg11", 0)?;
 /// # let loss = RepAlignLoss::new(teacher::load("vgg11", weights, &device)?, LossConfig::default())
 /// #     .with_preprocess(repalign::preprocess::Preprocess::identity());
 /// let mut cache = TargetCache::new(512 << 20); // 512 MiB of resident features

@@ -102,13 +102,16 @@ impl RepAlignLoss {
     }
 
     /// Identifies what the cached target features depend on besides the weights:
-    /// teacher, preprocessing, tap selection.
+    /// teacher, preprocessing, tap selection. Stored in cache files, so it is spelled
+    /// out field by field (never `Debug`, which may change with the compiler or a
+    /// refactor); the version changes whenever the spelling does, and a file with
+    /// another fingerprint is recomputed, not read.
     pub(crate) fn fingerprint(&self) -> String {
         format!(
-            "{} {:?} {:?}",
+            "v1;teacher={};preprocess={};taps={}",
             self.teacher.name(),
-            self.preprocess,
-            self.selector
+            self.preprocess.fingerprint(),
+            self.selector.fingerprint()
         )
     }
 

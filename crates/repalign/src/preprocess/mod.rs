@@ -3,7 +3,7 @@
 
 mod crop;
 mod normalize;
-pub mod resample;
+pub(crate) mod resample;
 pub(crate) mod resize;
 
 use burn::tensor::Tensor;
@@ -93,6 +93,42 @@ impl Preprocess {
             }
         }
         (height, width)
+    }
+
+    /// The steps spelled out for the target cache's fingerprint (see
+    /// `RepAlignLoss::fingerprint`); floats as their bits, so equal means identical.
+    pub(crate) fn fingerprint(&self) -> String {
+        let bits = |values: [f32; 3]| values.map(|v| format!("{:08x}", v.to_bits())).join(",");
+        let steps: Vec<String> = self
+            .steps
+            .iter()
+            .map(|step| match step {
+                Step::Resize(resize) => {
+                    let target = match resize.target {
+                        ResizeTarget::ShorterSide(side) => format!("shorter={side}"),
+                        ResizeTarget::Exact { height, width } => format!("{height}x{width}"),
+                    };
+                    let interpolation = match resize.interpolation {
+                        Interpolation::Bilinear => "bilinear",
+                        Interpolation::Bicubic => "bicubic",
+                    };
+                    format!("resize({target},{interpolation},antialias={})", resize.antialias)
+                }
+                Step::CenterCrop(crop) => format!("crop({}x{})", crop.height, crop.width),
+                Step::Normalize(normalize) => {
+                    let order = match normalize.order {
+                        ChannelOrder::Rgb => "rgb",
+                        ChannelOrder::Bgr => "bgr",
+                    };
+                    format!(
+                        "normalize({order},mean={},std={})",
+                        bits(normalize.mean),
+                        bits(normalize.std)
+                    )
+                }
+            })
+            .collect();
+        steps.join("|")
     }
 
     /// Applies every step.

@@ -12,6 +12,7 @@ use burn::tensor::{Device, Tensor, module, ops::MaxPoolOptions};
 use super::Teacher;
 use super::heads::{MlpLayout, PooledMlp};
 use super::layers::{Activation, Conv2d, ConvSpec};
+use super::registry::Family;
 use crate::error::{Error, Result};
 use crate::preprocess::Normalize;
 use crate::taps::Taps;
@@ -62,7 +63,7 @@ const ALEXNET_HEAD: MlpLayout = MlpLayout {
 
 /// A torchvision AlexNet teacher (or its feature extractor alone).
 #[derive(Debug, Clone)]
-pub struct AlexNet {
+pub(crate) struct AlexNet {
     features: Vec<FeatureConv>,
     classifier: Option<PooledMlp>,
 }
@@ -74,7 +75,7 @@ impl AlexNet {
     ///
     /// # Errors
     /// Any missing, unexpected or mis-shaped key.
-    pub fn load(mut store: WeightStore, device: &Device) -> Result<Self> {
+    fn load(mut store: WeightStore, device: &Device) -> Result<Self> {
         let mut features = Vec::new();
         for (index, in_channels, out_channels, kernel, stride, padding, pool_after) in FEATURES {
             let conv = Conv2d::load(
@@ -93,6 +94,28 @@ impl AlexNet {
         let classifier = PooledMlp::load(&mut store, device, &ALEXNET_HEAD, channels, POOLED)?;
         store.finish()?;
         Ok(AlexNet { features, classifier })
+    }
+}
+
+/// One network, no variants: its one name checks nothing more than the loader does.
+impl Family for AlexNet {
+    type Variant = ();
+    const NAME: Option<&'static str> = None;
+
+    fn variants() -> Vec<()> {
+        vec![()]
+    }
+
+    fn name((): ()) -> String {
+        "alexnet".to_owned()
+    }
+
+    fn infer(_: &WeightStore) -> Result<()> {
+        Ok(())
+    }
+
+    fn build((): (), weights: WeightStore, device: &Device) -> Result<Box<dyn Teacher>> {
+        Ok(Box::new(AlexNet::load(weights, device)?))
     }
 }
 

@@ -25,6 +25,7 @@ use burn::tensor::{Device, Tensor, activation, module};
 use super::Teacher;
 use super::heads::PooledLinear;
 use super::layers::{Activation, BatchNorm2d, Conv2d, ConvSpec};
+use super::registry::Family;
 use crate::error::{Error, Result};
 use crate::preprocess::Normalize;
 use crate::taps::Taps;
@@ -55,7 +56,7 @@ pub(crate) fn make_divisible(v: f64) -> usize {
 
 /// Which EfficientNet (B0 to B7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EfficientNetVariant(u8);
+pub(crate) struct EfficientNetVariant(u8);
 
 /// One `MBConv` block's shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +71,7 @@ struct BlockConfig {
 
 impl EfficientNetVariant {
     /// Every variant, B0 to B7.
-    pub const ALL: [EfficientNetVariant; 8] = [
+    const ALL: [EfficientNetVariant; 8] = [
         EfficientNetVariant(0),
         EfficientNetVariant(1),
         EfficientNetVariant(2),
@@ -81,14 +82,8 @@ impl EfficientNetVariant {
         EfficientNetVariant(7),
     ];
 
-    /// Parses `efficientnet_b0` … `efficientnet_b7`.
-    pub fn parse(name: &str) -> Option<Self> {
-        let index: u8 = name.strip_prefix("efficientnet_b")?.parse().ok()?;
-        Self::ALL.get(usize::from(index)).copied()
-    }
-
     /// The torchvision name, e.g. `efficientnet_b3`.
-    pub fn name(self) -> String {
+    fn name(self) -> String {
         format!("efficientnet_b{}", self.0)
     }
 
@@ -157,7 +152,7 @@ impl EfficientNetVariant {
     ///
     /// # Errors
     /// [`Error::Architecture`] when no variant has this structure.
-    pub fn infer(store: &WeightStore) -> Result<Self> {
+    fn infer(store: &WeightStore) -> Result<Self> {
         let blocks: Vec<usize> = (1..=7)
             .map(|s| {
                 (0..)
@@ -330,7 +325,7 @@ impl MbConv {
 
 /// A torchvision EfficientNet (B0–B7) teacher.
 #[derive(Debug, Clone)]
-pub struct EfficientNet {
+pub(crate) struct EfficientNet {
     variant: EfficientNetVariant,
     name: String,
     stem: ConvBnAct,
@@ -346,7 +341,7 @@ impl EfficientNet {
     ///
     /// # Errors
     /// Any missing, unexpected or mis-shaped key.
-    pub fn load(variant: EfficientNetVariant, mut store: WeightStore, device: &Device) -> Result<Self> {
+    fn load(variant: EfficientNetVariant, mut store: WeightStore, device: &Device) -> Result<Self> {
         let eps = variant.eps();
         let stem = ConvBnAct::load(
             &mut store,
@@ -384,6 +379,31 @@ impl EfficientNet {
             head,
             classifier,
         })
+    }
+}
+
+impl Family for EfficientNet {
+    type Variant = EfficientNetVariant;
+    const NAME: Option<&'static str> = Some("efficientnet");
+
+    fn variants() -> Vec<EfficientNetVariant> {
+        EfficientNetVariant::ALL.to_vec()
+    }
+
+    fn name(variant: EfficientNetVariant) -> String {
+        variant.name()
+    }
+
+    fn infer(weights: &WeightStore) -> Result<EfficientNetVariant> {
+        EfficientNetVariant::infer(weights)
+    }
+
+    fn build(
+        variant: EfficientNetVariant,
+        weights: WeightStore,
+        device: &Device,
+    ) -> Result<Box<dyn Teacher>> {
+        Ok(Box::new(EfficientNet::load(variant, weights, device)?))
     }
 }
 
@@ -504,9 +524,6 @@ mod tests {
                 .map(|b| 4 + usize::from(b.expanded != b.input))
                 .sum();
             assert_eq!(1 + block_taps + 2, taps, "{}", variant.name());
-            assert_eq!(EfficientNetVariant::parse(&variant.name()), Some(variant));
         }
-        assert_eq!(EfficientNetVariant::parse("efficientnet_b8"), None);
-        assert_eq!(EfficientNetVariant::parse("efficientnet_lite0"), None);
     }
 }

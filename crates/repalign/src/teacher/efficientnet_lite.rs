@@ -24,6 +24,7 @@ use super::Teacher;
 use super::efficientnet::make_divisible;
 use super::heads::PooledLinear;
 use super::layers::{Activation, BatchNorm2d, Conv2d, ConvSpec};
+use super::registry::Family;
 use crate::error::{Error, Result};
 use crate::preprocess::Normalize;
 use crate::taps::Taps;
@@ -46,7 +47,7 @@ const EPS: f64 = 1e-3;
 
 /// Which EfficientNet-Lite (0 to 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EfficientNetLiteVariant(u8);
+pub(crate) struct EfficientNetLiteVariant(u8);
 
 /// One block's shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +61,7 @@ struct BlockConfig {
 
 impl EfficientNetLiteVariant {
     /// Every variant, Lite0 to Lite4.
-    pub const ALL: [EfficientNetLiteVariant; 5] = [
+    const ALL: [EfficientNetLiteVariant; 5] = [
         EfficientNetLiteVariant(0),
         EfficientNetLiteVariant(1),
         EfficientNetLiteVariant(2),
@@ -68,14 +69,8 @@ impl EfficientNetLiteVariant {
         EfficientNetLiteVariant(4),
     ];
 
-    /// Parses `efficientnet_lite0` … `efficientnet_lite4`.
-    pub fn parse(name: &str) -> Option<Self> {
-        let index: u8 = name.strip_prefix("efficientnet_lite")?.parse().ok()?;
-        Self::ALL.get(usize::from(index)).copied()
-    }
-
     /// Our name, e.g. `efficientnet_lite0`.
-    pub fn name(self) -> String {
+    fn name(self) -> String {
         format!("efficientnet_lite{}", self.0)
     }
 
@@ -123,7 +118,7 @@ impl EfficientNetLiteVariant {
     ///
     /// # Errors
     /// [`Error::Architecture`] when no variant has this structure.
-    pub fn infer(store: &WeightStore) -> Result<Self> {
+    fn infer(store: &WeightStore) -> Result<Self> {
         let blocks = (0..)
             .take_while(|n| store.contains(&format!("_blocks.{n}._depthwise_conv.weight")))
             .count();
@@ -252,7 +247,7 @@ impl LiteBlock {
 
 /// An EfficientNet-Lite teacher.
 #[derive(Debug, Clone)]
-pub struct EfficientNetLite {
+pub(crate) struct EfficientNetLite {
     variant: EfficientNetLiteVariant,
     name: String,
     stem: SameConv,
@@ -270,7 +265,7 @@ impl EfficientNetLite {
     ///
     /// # Errors
     /// Any missing, unexpected or mis-shaped key.
-    pub fn load(variant: EfficientNetLiteVariant, mut store: WeightStore, device: &Device) -> Result<Self> {
+    fn load(variant: EfficientNetLiteVariant, mut store: WeightStore, device: &Device) -> Result<Self> {
         let stem = SameConv::load(&mut store, device, "_conv_stem".into(), (3, STEM, 3, 2, 1))?;
         let stem_norm = BatchNorm2d::load(&mut store, device, "_bn0".into(), STEM, EPS)?;
         let mut blocks = Vec::new();
@@ -298,6 +293,31 @@ impl EfficientNetLite {
             head_norm,
             fc,
         })
+    }
+}
+
+impl Family for EfficientNetLite {
+    type Variant = EfficientNetLiteVariant;
+    const NAME: Option<&'static str> = Some("efficientnet_lite");
+
+    fn variants() -> Vec<EfficientNetLiteVariant> {
+        EfficientNetLiteVariant::ALL.to_vec()
+    }
+
+    fn name(variant: EfficientNetLiteVariant) -> String {
+        variant.name()
+    }
+
+    fn infer(weights: &WeightStore) -> Result<EfficientNetLiteVariant> {
+        EfficientNetLiteVariant::infer(weights)
+    }
+
+    fn build(
+        variant: EfficientNetLiteVariant,
+        weights: WeightStore,
+        device: &Device,
+    ) -> Result<Box<dyn Teacher>> {
+        Ok(Box::new(EfficientNetLite::load(variant, weights, device)?))
     }
 }
 
@@ -358,7 +378,6 @@ mod tests {
             // Stem, per block (expansion?) + depthwise + projection, head, fc.
             let block_taps: usize = config.iter().map(|b| 2 + usize::from(b.expand_ratio != 1)).sum();
             assert_eq!(1 + block_taps + 2, taps);
-            assert_eq!(EfficientNetLiteVariant::parse(&variant.name()), Some(variant));
         }
         // Lite3's stages (the package's `_blocks` widths).
         let lite3: Vec<usize> = EfficientNetLiteVariant(3)
@@ -367,7 +386,6 @@ mod tests {
             .map(|b| b.output)
             .collect();
         assert_eq!(&lite3[..5], &[24, 32, 32, 32, 48]);
-        assert_eq!(EfficientNetLiteVariant::parse("efficientnet_lite5"), None);
     }
 
     #[test]

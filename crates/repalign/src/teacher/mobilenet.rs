@@ -17,6 +17,7 @@ use burn::tensor::{Device, Tensor};
 use super::Teacher;
 use super::heads::PooledLinear;
 use super::layers::{Activation, BatchNorm2d, Conv2d, ConvSpec};
+use super::registry::Family;
 use crate::error::Result;
 use crate::preprocess::Normalize;
 use crate::taps::Taps;
@@ -131,7 +132,7 @@ impl InvertedResidual {
 
 /// A torchvision MobileNetV2 teacher.
 #[derive(Debug, Clone)]
-pub struct MobileNetV2 {
+pub(crate) struct MobileNetV2 {
     stem: ConvBnRelu6,
     blocks: Vec<InvertedResidual>,
     head: ConvBnRelu6,
@@ -145,7 +146,7 @@ impl MobileNetV2 {
     ///
     /// # Errors
     /// Any missing, unexpected or mis-shaped key.
-    pub fn load(mut store: WeightStore, device: &Device) -> Result<Self> {
+    fn load(mut store: WeightStore, device: &Device) -> Result<Self> {
         let stem = ConvBnRelu6::load(
             &mut store,
             device,
@@ -181,6 +182,28 @@ impl MobileNetV2 {
             head,
             classifier,
         })
+    }
+}
+
+/// One network, no variants: its one name checks nothing more than the loader does.
+impl Family for MobileNetV2 {
+    type Variant = ();
+    const NAME: Option<&'static str> = None;
+
+    fn variants() -> Vec<()> {
+        vec![()]
+    }
+
+    fn name((): ()) -> String {
+        "mobilenet_v2".to_owned()
+    }
+
+    fn infer(_: &WeightStore) -> Result<()> {
+        Ok(())
+    }
+
+    fn build((): (), weights: WeightStore, device: &Device) -> Result<Box<dyn Teacher>> {
+        Ok(Box::new(MobileNetV2::load(weights, device)?))
     }
 }
 

@@ -14,6 +14,7 @@ use burn::tensor::{Device, Tensor, module, ops::MaxPoolOptions};
 
 use super::Teacher;
 use super::layers::{Activation, BatchNorm2d, Conv2d, ConvSpec, Linear};
+use super::registry::Family;
 use crate::error::{Error, Result};
 use crate::preprocess::Normalize;
 use crate::taps::Taps;
@@ -27,7 +28,7 @@ const PLANES: [usize; 4] = [64, 128, 256, 512];
 
 /// The residual block type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResNetBlock {
+enum ResNetBlock {
     /// Two 3x3 convolutions (ResNet 18/34).
     Basic,
     /// 1x1 reduce, 3x3, 1x1 expand by 4 (ResNet 50/101/152).
@@ -53,24 +54,24 @@ const DEPTHS: [(usize, ResNetBlock, [usize; 4]); 5] = [
     (152, ResNetBlock::Bottleneck, [3, 8, 36, 3]),
 ];
 
-/// Which ResNet.
+/// Which ResNet: one of [`DEPTHS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ResNetVariant {
-    /// 18, 34, 50, 101 or 152.
-    pub depth: usize,
+pub(crate) struct ResNetVariant {
+    depth: usize,
+    block: ResNetBlock,
+    blocks: [usize; 4],
 }
 
 impl ResNetVariant {
-    /// Parses `resnet18` … `resnet152`.
-    pub fn parse(name: &str) -> Option<Self> {
-        let depth = name.strip_prefix("resnet")?.parse().ok()?;
-        let variant = ResNetVariant { depth };
-        variant.layout().map(|_| variant)
+    fn all() -> impl Iterator<Item = Self> {
+        DEPTHS
+            .into_iter()
+            .map(|(depth, block, blocks)| ResNetVariant { depth, block, blocks })
     }
 
     /// Reads the variant off the keys of a torchvision ResNet state dict: `conv3` in
     /// the blocks means Bottleneck, and the block indices give the stage depths.
-    pub fn infer(store: &WeightStore) -> Result<Self> {
+    fn infer(store: &WeightStore) -> Result<Self> {
         let block = if store.contains("layer1.0.conv3.weight") {
             ResNetBlock::Bottleneck
         } else {
@@ -81,10 +82,8 @@ impl ResNetVariant {
                 .take_while(|b| store.contains(&format!("layer{stage}.{b}.conv1.weight")))
                 .count()
         });
-        DEPTHS
-            .iter()
-            .find(|&&(_, b, n)| b == block && n == blocks)
-            .map(|&(depth, _, _)| ResNetVariant { depth })
+        Self::all()
+            .find(|v| v.block == block && v.blocks == blocks)
             .ok_or_else(|| Error::Architecture {
                 origin: store.origin().to_owned(),
                 reason: format!(
@@ -93,16 +92,8 @@ impl ResNetVariant {
             })
     }
 
-    /// Block type and blocks per stage; `None` for a depth that is no torchvision ResNet.
-    pub fn layout(self) -> Option<(ResNetBlock, [usize; 4])> {
-        DEPTHS
-            .iter()
-            .find(|&&(depth, _, _)| depth == self.depth)
-            .map(|&(_, block, blocks)| (block, blocks))
-    }
-
     /// The torchvision name, e.g. `resnet50`.
-    pub fn name(self) -> String {
+    fn name(self) -> String {
         format!("resnet{}", self.depth)
     }
 }
@@ -231,7 +222,7 @@ impl Block {
 
 /// A torchvision ResNet teacher.
 #[derive(Debug, Clone)]
-pub struct ResNet {
+pub(crate) struct ResNet {
     name: String,
     conv1: Conv2d,
     bn1: BatchNorm2d,
@@ -246,10 +237,8 @@ impl ResNet {
     ///
     /// # Errors
     /// Any missing, unexpected or mis-shaped key.
-    pub fn load(variant: ResNetVariant, mut store: WeightStore, device: &Device) -> Result<Self> {
-        let (block, blocks) = variant
-            .layout()
-            .ok_or_else(|| Error::Config(format!("no ResNet of depth {}", variant.depth)))?;
+    fn load(variant: ResNetVariant, mut store: WeightStore, device: &Device) -> Result<Self> {
+        let ResNetVariant { block, blocks, .. } = variant;
         let conv1 = Conv2d::load(
             &mut store,
             device,
@@ -287,6 +276,27 @@ impl ResNet {
     }
 }
 
+impl Family for ResNet {
+    type Variant = ResNetVariant;
+    const NAME: Option<&'static str> = Some("resnet");
+
+    fn variants() -> Vec<ResNetVariant> {
+        ResNetVariant::all().collect()
+    }
+
+    fn name(variant: ResNetVariant) -> String {
+        variant.name()
+    }
+
+    fn infer(weights: &WeightStore) -> Result<ResNetVariant> {
+        ResNetVariant::infer(weights)
+    }
+
+    fn build(variant: ResNetVariant, weights: WeightStore, device: &Device) -> Result<Box<dyn Teacher>> {
+        Ok(Box::new(ResNet::load(variant, weights, device)?))
+    }
+}
+
 impl Teacher for ResNet {
     fn name(&self) -> &str {
         &self.name
@@ -311,34 +321,4 @@ impl Teacher for ResNet {
         let x: Tensor<2> = module::adaptive_avg_pool2d(x, [1, 1]).flatten(1, 3);
         self.fc.forward(x, taps);
     }
-}
-
-/// Whether `name` is a ResNet teacher name (`resnet` or `resnetNN`).
-pub(crate) fn accepts(name: &str) -> bool {
-    name == "resnet" || ResNetVariant::parse(name).is_some()
-}
-
-/// Loads a ResNet by name: `resnet` reads the depth off the weights; `resnetNN` also
-/// checks that the weights are that depth.
-///
-/// # Errors
-/// A name/weights mix-up, or any weight error naming the key.
-pub(crate) fn load_named(name: &str, weights: WeightStore, device: &Device) -> Result<ResNet> {
-    let found = ResNetVariant::infer(&weights);
-    let variant = match ResNetVariant::parse(name) {
-        None => found?,
-        Some(variant) => {
-            // Name the mix-up plainly rather than through its first missing key.
-            if let Ok(found) = found
-                && found != variant
-            {
-                return Err(Error::Architecture {
-                    origin: weights.origin().to_owned(),
-                    reason: format!("these are {} weights, not {}", found.name(), variant.name()),
-                });
-            }
-            variant
-        }
-    };
-    ResNet::load(variant, weights, device)
 }

@@ -14,6 +14,7 @@ use burn::tensor::{Device, Tensor, module, ops::MaxPoolOptions};
 
 use super::Teacher;
 use super::layers::{Activation, Conv2d, ConvSpec};
+use super::registry::Family;
 use crate::error::{Error, Result};
 use crate::preprocess::Normalize;
 use crate::taps::Taps;
@@ -25,7 +26,7 @@ const SQUEEZE: [usize; 8] = [16, 16, 32, 32, 48, 48, 64, 64];
 
 /// Which SqueezeNet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SqueezeNetVersion {
+pub(crate) enum SqueezeNetVersion {
     /// `squeezenet1_0`: 7x7 stem with 96 channels, pools after Fire 3 and 7.
     V1_0,
     /// `squeezenet1_1`: 3x3 stem with 64 channels, pools after Fire 2 and 4.
@@ -33,18 +34,9 @@ pub enum SqueezeNetVersion {
 }
 
 impl SqueezeNetVersion {
-    /// Parses `squeezenet1_0` / `squeezenet1_1`.
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "squeezenet1_0" => Some(SqueezeNetVersion::V1_0),
-            "squeezenet1_1" => Some(SqueezeNetVersion::V1_1),
-            _ => None,
-        }
-    }
-
     /// Reads the version off the keys: `features.5` is a Fire in 1.0 and a max-pool
     /// in 1.1, `features.6` the other way round.
-    pub fn infer(store: &WeightStore) -> Result<Self> {
+    fn infer(store: &WeightStore) -> Result<Self> {
         match (
             store.contains("features.5.squeeze.weight"),
             store.contains("features.6.squeeze.weight"),
@@ -59,7 +51,7 @@ impl SqueezeNetVersion {
     }
 
     /// The torchvision name.
-    pub fn name(self) -> &'static str {
+    fn name(self) -> &'static str {
         match self {
             SqueezeNetVersion::V1_0 => "squeezenet1_0",
             SqueezeNetVersion::V1_1 => "squeezenet1_1",
@@ -169,7 +161,7 @@ enum FeatureLayer {
 
 /// A torchvision SqueezeNet teacher (or its feature extractor alone).
 #[derive(Debug, Clone)]
-pub struct SqueezeNet {
+pub(crate) struct SqueezeNet {
     version: SqueezeNetVersion,
     /// `features.0`, followed by the in-place ReLU `features.1` and a max-pool.
     stem: Conv2d,
@@ -185,7 +177,7 @@ impl SqueezeNet {
     ///
     /// # Errors
     /// Any missing, unexpected or mis-shaped key.
-    pub fn load(version: SqueezeNetVersion, mut store: WeightStore, device: &Device) -> Result<Self> {
+    fn load(version: SqueezeNetVersion, mut store: WeightStore, device: &Device) -> Result<Self> {
         let (stem_channels, stem_kernel) = version.stem();
         let stem = Conv2d::load(
             &mut store,
@@ -249,6 +241,27 @@ fn max_pool(x: Tensor<4>) -> Tensor<4> {
     )
 }
 
+impl Family for SqueezeNet {
+    type Variant = SqueezeNetVersion;
+    const NAME: Option<&'static str> = Some("squeezenet");
+
+    fn variants() -> Vec<SqueezeNetVersion> {
+        vec![SqueezeNetVersion::V1_0, SqueezeNetVersion::V1_1]
+    }
+
+    fn name(version: SqueezeNetVersion) -> String {
+        version.name().to_owned()
+    }
+
+    fn infer(weights: &WeightStore) -> Result<SqueezeNetVersion> {
+        SqueezeNetVersion::infer(weights)
+    }
+
+    fn build(version: SqueezeNetVersion, weights: WeightStore, device: &Device) -> Result<Box<dyn Teacher>> {
+        Ok(Box::new(SqueezeNet::load(version, weights, device)?))
+    }
+}
+
 impl Teacher for SqueezeNet {
     fn name(&self) -> &str {
         self.version.name()
@@ -292,36 +305,6 @@ impl Teacher for SqueezeNet {
             final_conv.forward_in_place(x, Activation::Relu, "classifier.2", taps);
         }
     }
-}
-
-/// Whether `name` is a SqueezeNet teacher name.
-pub(crate) fn accepts(name: &str) -> bool {
-    name == "squeezenet" || SqueezeNetVersion::parse(name).is_some()
-}
-
-/// Loads a SqueezeNet by name: `squeezenet` reads the version off the weights;
-/// `squeezenet1_0`/`1_1` also checks that the weights are that version.
-///
-/// # Errors
-/// A name/weights mix-up, or any weight error naming the key.
-pub(crate) fn load_named(name: &str, weights: WeightStore, device: &Device) -> Result<SqueezeNet> {
-    let found = SqueezeNetVersion::infer(&weights);
-    let version = match SqueezeNetVersion::parse(name) {
-        None => found?,
-        Some(version) => {
-            // Name the mix-up plainly rather than through its first missing key.
-            if let Ok(found) = found
-                && found != version
-            {
-                return Err(Error::Architecture {
-                    origin: weights.origin().to_owned(),
-                    reason: format!("these are {} weights, not {}", found.name(), version.name()),
-                });
-            }
-            version
-        }
-    };
-    SqueezeNet::load(version, weights, device)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use burn::tensor::{Device, Tensor, module, ops::MaxPoolOptions};
 use super::Teacher;
 use super::heads::{MlpLayout, PooledMlp};
 use super::layers::{Activation, BatchNorm2d, Conv2d, ConvSpec};
+use super::registry::Family;
 use crate::error::{Error, Result};
 use crate::preprocess::Normalize;
 use crate::taps::Taps;
@@ -31,28 +32,24 @@ fn convs_per_stage(depth: usize) -> Option<[usize; 5]> {
 
 /// Which VGG.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VggVariant {
+pub(crate) struct VggVariant {
     /// 11, 13, 16 or 19 weight layers.
-    pub depth: usize,
+    depth: usize,
     /// BatchNorm after every conv (`vggNN_bn`).
-    pub batch_norm: bool,
+    batch_norm: bool,
 }
 
 impl VggVariant {
-    /// Parses `vgg16`, `vgg19_bn`, ….
-    pub fn parse(name: &str) -> Option<Self> {
-        let rest = name.strip_prefix("vgg")?;
-        let (depth, batch_norm) = match rest.strip_suffix("_bn") {
-            Some(depth) => (depth, true),
-            None => (rest, false),
-        };
-        let depth = depth.parse().ok()?;
-        convs_per_stage(depth)?;
-        Some(VggVariant { depth, batch_norm })
+    /// Every torchvision VGG: each depth plain, then with BatchNorm.
+    fn all() -> Vec<Self> {
+        [11, 13, 16, 19]
+            .into_iter()
+            .flat_map(|depth| [false, true].map(|batch_norm| VggVariant { depth, batch_norm }))
+            .collect()
     }
 
     /// Reads the variant off the keys of a torchvision VGG state dict.
-    pub fn infer(store: &WeightStore) -> Result<Self> {
+    fn infer(store: &WeightStore) -> Result<Self> {
         let convs = (0..64)
             .filter(|i| {
                 store
@@ -75,7 +72,7 @@ impl VggVariant {
 
     /// Output channels per conv in order; `None` marks a 2x2 max-pool. Empty for a
     /// depth that is no VGG.
-    pub fn stages(self) -> impl Iterator<Item = Option<usize>> {
+    fn stages(self) -> impl Iterator<Item = Option<usize>> {
         let convs = convs_per_stage(self.depth).unwrap_or([0; 5]);
         WIDTHS
             .into_iter()
@@ -85,7 +82,7 @@ impl VggVariant {
     }
 
     /// The torchvision name, e.g. `vgg16_bn`.
-    pub fn name(self) -> String {
+    fn name(self) -> String {
         format!("vgg{}{}", self.depth, if self.batch_norm { "_bn" } else { "" })
     }
 }
@@ -126,7 +123,7 @@ const VGG_HEAD: MlpLayout = MlpLayout {
 
 /// A torchvision VGG teacher.
 #[derive(Debug, Clone)]
-pub struct Vgg {
+pub(crate) struct Vgg {
     name: String,
     features: Vec<FeatureLayer>,
     classifier: Option<PooledMlp>,
@@ -142,10 +139,7 @@ impl Vgg {
     ///
     /// # Errors
     /// Any missing, unexpected or mis-shaped key.
-    pub fn load(variant: VggVariant, mut store: WeightStore, device: &Device) -> Result<Self> {
-        if convs_per_stage(variant.depth).is_none() {
-            return Err(Error::Config(format!("no VGG of depth {}", variant.depth)));
-        }
+    fn load(variant: VggVariant, mut store: WeightStore, device: &Device) -> Result<Self> {
         let mut features = Vec::new();
         let mut index = 0;
         let mut channels = 3;
@@ -196,10 +190,56 @@ impl Vgg {
 
     /// The same network with the original (Caffe) weights' preset: BGR, 0–255, minus
     /// the BGR pixel mean, named `{name}_caffe`.
-    pub fn with_caffe_preset(mut self) -> Self {
+    fn with_caffe_preset(mut self) -> Self {
         self.name.push_str("_caffe");
         self.normalize = Normalize::CAFFE;
         self
+    }
+}
+
+impl Family for Vgg {
+    type Variant = VggVariant;
+    const NAME: Option<&'static str> = Some("vgg");
+
+    fn variants() -> Vec<VggVariant> {
+        VggVariant::all()
+    }
+
+    fn name(variant: VggVariant) -> String {
+        variant.name()
+    }
+
+    fn infer(weights: &WeightStore) -> Result<VggVariant> {
+        VggVariant::infer(weights)
+    }
+
+    fn build(variant: VggVariant, weights: WeightStore, device: &Device) -> Result<Box<dyn Teacher>> {
+        Ok(Box::new(Vgg::load(variant, weights, device)?))
+    }
+}
+
+/// VGG with the original (Caffe) weights' preset: `vgg16_caffe`, `vgg19_caffe`.
+/// Caffe's VGGs have no BatchNorm.
+pub(crate) struct VggCaffe;
+
+impl Family for VggCaffe {
+    type Variant = VggVariant;
+    const NAME: Option<&'static str> = None;
+
+    fn variants() -> Vec<VggVariant> {
+        VggVariant::all().into_iter().filter(|v| !v.batch_norm).collect()
+    }
+
+    fn name(variant: VggVariant) -> String {
+        format!("{}_caffe", variant.name())
+    }
+
+    fn infer(weights: &WeightStore) -> Result<VggVariant> {
+        VggVariant::infer(weights)
+    }
+
+    fn build(variant: VggVariant, weights: WeightStore, device: &Device) -> Result<Box<dyn Teacher>> {
+        Ok(Box::new(Vgg::load(variant, weights, device)?.with_caffe_preset()))
     }
 }
 
@@ -244,22 +284,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_every_torchvision_name() {
+    fn names_every_torchvision_vgg() {
+        let names: Vec<String> = VggVariant::all().into_iter().map(VggVariant::name).collect();
         assert_eq!(
-            VggVariant::parse("vgg16"),
-            Some(VggVariant {
-                depth: 16,
-                batch_norm: false
-            })
+            names,
+            [
+                "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"
+            ]
         );
-        assert_eq!(
-            VggVariant::parse("vgg11_bn"),
-            Some(VggVariant {
-                depth: 11,
-                batch_norm: true
-            })
-        );
-        assert_eq!(VggVariant::parse("vgg12"), None);
-        assert_eq!(VggVariant::parse("resnet18"), None);
     }
 }

@@ -23,6 +23,9 @@ pub struct WeightStore {
     origin: String,
     tensors: BTreeMap<String, Stored>,
     taken: BTreeSet<String>,
+    /// Makes up the tensors it is asked for (see [`crate::testing::random_weights`]).
+    #[cfg(any(test, feature = "testing"))]
+    inventor: Option<crate::testing::Inventor>,
 }
 
 impl WeightStore {
@@ -70,7 +73,7 @@ impl WeightStore {
         Ok(WeightStore {
             origin: origin.to_owned(),
             tensors,
-            taken: BTreeSet::new(),
+            ..WeightStore::empty()
         })
     }
 
@@ -95,7 +98,27 @@ impl WeightStore {
         WeightStore {
             origin: origin.to_owned(),
             tensors,
+            ..WeightStore::empty()
+        }
+    }
+
+    fn empty() -> Self {
+        WeightStore {
+            origin: String::new(),
+            tensors: BTreeMap::new(),
             taken: BTreeSet::new(),
+            #[cfg(any(test, feature = "testing"))]
+            inventor: None,
+        }
+    }
+
+    /// An empty store that answers every `take` with a tensor `inventor` makes up.
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn inventing(inventor: crate::testing::Inventor) -> Self {
+        WeightStore {
+            origin: "invented weights".to_owned(),
+            inventor: Some(inventor),
+            ..WeightStore::empty()
         }
     }
 
@@ -129,6 +152,13 @@ impl WeightStore {
         expected: [usize; D],
         device: &Device,
     ) -> Result<Tensor<D>> {
+        #[cfg(any(test, feature = "testing"))]
+        if let Some(inventor) = &self.inventor {
+            return Ok(Tensor::from_data(
+                TensorData::new(inventor.invent(key, &expected), expected),
+                device,
+            ));
+        }
         let stored = self.tensors.get(key).ok_or_else(|| Error::MissingWeight {
             origin: self.origin.clone(),
             key: key.to_owned(),

@@ -1,5 +1,4 @@
-//! Fixture reading and comparison helpers shared by the golden tests.
-#![allow(dead_code, unused_macros)]
+//! Fixture reading, weight building and comparison helpers shared by the tests.
 
 pub mod golden;
 
@@ -16,7 +15,8 @@ macro_rules! golden {
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Tensor, TensorData};
-use repalign::testing::WeightRecipe;
+use repalign::testing::{WeightRecipe, weights_from_recipes};
+use repalign::{Teacher, WeightStore, teacher};
 use serde_json::Value;
 
 pub fn fixtures() -> PathBuf {
@@ -94,4 +94,41 @@ pub fn compare_vectors(actual: &[f32], expected: &[f32]) -> (f64, f64) {
         dot / (aa.sqrt() * ee.sqrt()).max(f64::MIN_POSITIVE),
         diff.sqrt() / ee.sqrt().max(f64::MIN_POSITIVE),
     )
+}
+
+/// The recipes of a fixture, as (key, shape, values).
+pub fn fixture_tensors(name: &str) -> Vec<(String, Vec<usize>, Vec<f32>)> {
+    let fixture = read_json(&format!("{name}.json"));
+    recipes(&fixture["weights"])
+        .into_iter()
+        .map(|r| {
+            let values = r.values();
+            (r.key, r.shape, values)
+        })
+        .collect()
+}
+
+/// A teacher named `name` from in-memory tensors.
+pub fn load_tensors(
+    name: &str,
+    tensors: Vec<(String, Vec<usize>, Vec<f32>)>,
+) -> repalign::Result<Box<dyn Teacher>> {
+    teacher::load(name, WeightStore::from_tensors("test", tensors), &Device::flex())
+}
+
+/// The recipes of a fixture, for building (and breaking) weight files.
+pub fn fixture_recipes(name: &str) -> Vec<WeightRecipe> {
+    recipes(&read_json(&format!("{name}.json"))["weights"])
+}
+
+/// The error of loading `teacher` from `recipes`, which must fail.
+pub fn load_error(teacher: &str, recipes: &[WeightRecipe]) -> String {
+    match teacher::load(
+        teacher,
+        weights_from_recipes("test weights", recipes),
+        &Device::flex(),
+    ) {
+        Ok(_) => panic!("{teacher}: loading should fail"),
+        Err(e) => e.to_string(),
+    }
 }

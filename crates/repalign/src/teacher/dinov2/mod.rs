@@ -19,24 +19,25 @@ mod pos_embed;
 
 use burn::tensor::{Device, Tensor};
 
-pub use block::Ffn;
-pub use pos_embed::PosInterpolation;
+pub(crate) use block::Ffn;
+pub(crate) use pos_embed::PosInterpolation;
 
 use self::block::{Block, HEAD_DIM, LayerNorm};
 use self::pos_embed::PositionEmbedding;
 use super::Teacher;
 use super::layers::{Conv2d, ConvSpec};
+use super::registry::Family;
 use crate::error::{Error, Result};
 use crate::preprocess::Normalize;
 use crate::taps::Taps;
 use crate::weights::WeightStore;
 
 /// The patch side of every DINOv2 checkpoint.
-pub const PATCH: usize = 14;
+const PATCH: usize = 14;
 
 /// Which reference implementation the weights (and so the module structure) come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Layout {
+pub(crate) enum Layout {
     /// torch.hub `facebookresearch/dinov2` (`cls_token`, `blocks.N.attn.qkv`, …).
     TorchHub,
     /// transformers `Dinov2Model` / `Dinov2WithRegistersModel` (`embeddings.cls_token`,
@@ -62,19 +63,19 @@ impl Layout {
 
 /// The shape of a DINOv2 network, as read off its weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Dinov2Config {
+pub(crate) struct Dinov2Config {
     /// Weight layout.
-    pub layout: Layout,
+    layout: Layout,
     /// Token width (384, 768, 1024, 1536 for S, B, L, g).
-    pub dim: usize,
+    dim: usize,
     /// Number of blocks.
-    pub depth: usize,
+    depth: usize,
     /// MLP kind and hidden width.
-    pub ffn: Ffn,
+    ffn: Ffn,
     /// Register tokens (0 or 4 in the releases).
-    pub registers: usize,
+    registers: usize,
     /// Side of the stored position-embedding grid (37 in the releases).
-    pub grid: usize,
+    grid: usize,
 }
 
 impl Dinov2Config {
@@ -83,7 +84,7 @@ impl Dinov2Config {
     /// # Errors
     /// [`Error::Architecture`] when the file is not a DINOv2 of either layout or
     /// its shapes do not fit together.
-    pub fn infer(store: &WeightStore) -> Result<Self> {
+    fn infer(store: &WeightStore) -> Result<Self> {
         let bad = |reason: String| Error::Architecture {
             origin: store.origin().to_owned(),
             reason,
@@ -158,7 +159,7 @@ impl Dinov2Config {
 
     /// How this model resamples its position embedding: the register models switched
     /// to antialiased, size-based resampling; without registers the two layouts differ.
-    pub fn pos_interpolation(&self) -> PosInterpolation {
+    fn pos_interpolation(&self) -> PosInterpolation {
         match (self.registers, self.layout) {
             (0, Layout::TorchHub) => PosInterpolation::PlainWithOffset,
             (0, Layout::HuggingFace) => PosInterpolation::Plain,
@@ -166,25 +167,34 @@ impl Dinov2Config {
         }
     }
 
-    /// The torch.hub name of the released model with this width and registers
-    /// (`dinov2_vitb14_reg`), or a descriptive one for other shapes.
-    pub fn name(&self) -> String {
-        let size = match (self.dim, self.ffn) {
-            (384, Ffn::Mlp(_)) => "s",
-            (768, Ffn::Mlp(_)) => "b",
-            (1024, Ffn::Mlp(_)) => "l",
-            (1536, Ffn::SwiGlu(_)) => "g",
-            _ => {
-                return format!(
-                    "dinov2 (width {}, depth {}, {} registers)",
-                    self.dim, self.depth, self.registers
-                );
-            }
-        };
-        let reg = if self.registers > 0 { "_reg" } else { "" };
-        format!("dinov2_vit{size}14{reg}")
+    /// The torch.hub name of the released model of this shape (`dinov2_vitb14_reg`),
+    /// whatever the layout, or a descriptive one for other shapes.
+    fn name(&self) -> String {
+        let release = RELEASES
+            .iter()
+            .find(|&&(_, dim, depth, ffn)| (dim, depth, ffn) == (self.dim, self.depth, self.ffn));
+        match (release, self.registers) {
+            (Some((size, ..)), 0) => format!("dinov2_vit{size}14"),
+            (Some((size, ..)), 4) => format!("dinov2_vit{size}14_reg"),
+            _ => format!(
+                "dinov2 (width {}, depth {}, {:?} MLP, {} registers)",
+                self.dim, self.depth, self.ffn, self.registers
+            ),
+        }
     }
 }
+
+/// The released sizes: name letter, width, depth and MLP (4 × width, or for ViT-g
+/// SwiGLU's `(int(8 * dim / 3) + 7) // 8 * 8`), each with 0 or 4 registers.
+const RELEASES: [(&str, usize, usize, Ffn); 4] = [
+    ("s", 384, 12, Ffn::Mlp(1536)),
+    ("b", 768, 12, Ffn::Mlp(3072)),
+    ("l", 1024, 24, Ffn::Mlp(4096)),
+    ("g", 1536, 40, Ffn::SwiGlu(4096)),
+];
+
+/// The side of the released models' position-embedding grid (518 px / 14).
+const RELEASED_GRID: usize = 37;
 
 /// `Some(m)` when `n == m * m`.
 fn square_side(n: usize) -> Option<usize> {
@@ -192,65 +202,10 @@ fn square_side(n: usize) -> Option<usize> {
     (m.checked_mul(m) == Some(n)).then_some(m)
 }
 
-/// A released DINOv2, named as torch.hub names it (`dinov2_vits14`, `dinov2_vitg14_reg`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Dinov2Variant {
-    /// Token width.
-    pub dim: usize,
-    /// Number of blocks.
-    pub depth: usize,
-    /// Fused SwiGLU MLP (ViT-g) rather than GELU MLP.
-    pub swiglu: bool,
-    /// Register tokens.
-    pub registers: usize,
-}
-
-impl Dinov2Variant {
-    /// Parses `dinov2_vit{s,b,l,g}14` with an optional `_reg` suffix.
-    pub fn parse(name: &str) -> Option<Self> {
-        let rest = name.strip_prefix("dinov2_vit")?;
-        let (rest, registers) = match rest.strip_suffix("_reg") {
-            Some(rest) => (rest, 4),
-            None => (rest, 0),
-        };
-        let (dim, depth, swiglu) = match rest {
-            "s14" => (384, 12, false),
-            "b14" => (768, 12, false),
-            "l14" => (1024, 24, false),
-            "g14" => (1536, 40, true),
-            _ => return None,
-        };
-        Some(Dinov2Variant {
-            dim,
-            depth,
-            swiglu,
-            registers,
-        })
-    }
-
-    /// Why `config` is not this variant, if it is not. The MLP width is derived from
-    /// the width (4 × dim, or SwiGLU's `(int(8 * dim / 3) + 7) // 8 * 8`).
-    pub fn mismatch(&self, config: &Dinov2Config) -> Option<String> {
-        let ffn = if self.swiglu {
-            Ffn::SwiGlu((8 * self.dim / 3).div_ceil(8) * 8)
-        } else {
-            Ffn::Mlp(4 * self.dim)
-        };
-        let found = (config.dim, config.depth, config.ffn, config.registers);
-        (found != (self.dim, self.depth, ffn, self.registers)).then(|| {
-            format!(
-                "found width {}, depth {}, {:?} MLP and {} registers; expected width {}, depth {}, {ffn:?} MLP and {} registers",
-                config.dim, config.depth, config.ffn, config.registers, self.dim, self.depth, self.registers
-            )
-        })
-    }
-}
-
 /// A DINOv2 teacher.
 #[derive(Debug, Clone)]
-pub struct Dinov2 {
+pub(crate) struct Dinov2 {
     name: String,
-    config: Dinov2Config,
     patch_embed: Conv2d,
     /// `cls_token + pos_embed[:, 0]`, then the register tokens: the tokens that precede
     /// the patches, `(1, 1 + R, D)`. Registers are inserted after the position
@@ -268,7 +223,7 @@ impl Dinov2 {
     ///
     /// # Errors
     /// Any missing, unexpected or mis-shaped key.
-    pub fn load(config: Dinov2Config, mut store: WeightStore, device: &Device) -> Result<Self> {
+    fn load(config: Dinov2Config, mut store: WeightStore, device: &Device) -> Result<Self> {
         let Dinov2Config {
             layout, dim, grid, ..
         } = config;
@@ -314,7 +269,6 @@ impl Dinov2 {
         store.finish()?;
         Ok(Dinov2 {
             name: config.name(),
-            config,
             patch_embed,
             prefix,
             pos_embed,
@@ -322,10 +276,46 @@ impl Dinov2 {
             norm,
         })
     }
+}
 
-    /// The configuration read off the weights.
-    pub fn config(&self) -> &Dinov2Config {
-        &self.config
+impl Family for Dinov2 {
+    type Variant = Dinov2Config;
+    const NAME: Option<&'static str> = Some("dinov2");
+
+    /// The released models, in torch.hub's layout (a name cannot tell the layout; a
+    /// weight file can, and [`Family::unreadable`] keeps it that way).
+    fn variants() -> Vec<Dinov2Config> {
+        [0, 4]
+            .into_iter()
+            .flat_map(|registers| {
+                RELEASES.map(|(_, dim, depth, ffn)| Dinov2Config {
+                    layout: Layout::TorchHub,
+                    dim,
+                    depth,
+                    ffn,
+                    registers,
+                    grid: RELEASED_GRID,
+                })
+            })
+            .collect()
+    }
+
+    fn name(config: Dinov2Config) -> String {
+        config.name()
+    }
+
+    fn infer(weights: &WeightStore) -> Result<Dinov2Config> {
+        Dinov2Config::infer(weights)
+    }
+
+    /// Weights in which no DINOv2 can be read could be of either layout: say why,
+    /// rather than name a torch.hub key the user's transformers file never had.
+    fn unreadable(_: Dinov2Config, unreadable: Error) -> Result<Dinov2Config> {
+        Err(unreadable)
+    }
+
+    fn build(config: Dinov2Config, weights: WeightStore, device: &Device) -> Result<Box<dyn Teacher>> {
+        Ok(Box::new(Dinov2::load(config, weights, device)?))
     }
 }
 

@@ -6,6 +6,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use super::*;
 use crate::taps::{TapSelector, Taps};
 use crate::teacher;
+use crate::teacher::registry::Family;
 
 const DIM: usize = 64;
 const GRID: usize = 3;
@@ -248,41 +249,28 @@ fn mask_token_is_optional() {
 }
 
 #[test]
-fn aliases_check_the_released_shapes() {
-    assert_eq!(
-        Dinov2Variant::parse("dinov2_vitg14_reg"),
-        Some(Dinov2Variant {
-            dim: 1536,
-            depth: 40,
-            swiglu: true,
-            registers: 4
-        })
-    );
-    assert_eq!(Dinov2Variant::parse("dinov2_vith14"), None);
+fn released_names_follow_the_shapes() {
     let small = Dinov2Config {
-        layout: Layout::TorchHub,
+        layout: Layout::HuggingFace,
         dim: 384,
         depth: 12,
         ffn: Ffn::Mlp(1536),
         registers: 0,
         grid: 37,
     };
-    assert_eq!(
-        Dinov2Variant::parse("dinov2_vits14").unwrap().mismatch(&small),
-        None
-    );
     assert_eq!(small.name(), "dinov2_vits14");
-    assert!(
-        Dinov2Variant::parse("dinov2_vits14_reg")
-            .unwrap()
-            .mismatch(&small)
-            .is_some()
+    assert_eq!(
+        Dinov2Config {
+            registers: 4,
+            ..small
+        }
+        .name(),
+        "dinov2_vits14_reg"
     );
     assert!(
-        Dinov2Variant::parse("dinov2_vitb14")
-            .unwrap()
-            .mismatch(&small)
-            .is_some()
+        Dinov2Config { depth: 11, ..small }
+            .name()
+            .starts_with("dinov2 (width 384, depth 11")
     );
     let giant = Dinov2Config {
         dim: 1536,
@@ -291,13 +279,23 @@ fn aliases_check_the_released_shapes() {
         registers: 4,
         ..small
     };
-    assert_eq!(
-        Dinov2Variant::parse("dinov2_vitg14_reg")
-            .unwrap()
-            .mismatch(&giant),
-        None
-    );
     assert_eq!(giant.name(), "dinov2_vitg14_reg");
+    assert_eq!(
+        Dinov2::variants()
+            .into_iter()
+            .map(|v| v.name())
+            .collect::<Vec<_>>(),
+        [
+            "dinov2_vits14",
+            "dinov2_vitb14",
+            "dinov2_vitl14",
+            "dinov2_vitg14",
+            "dinov2_vits14_reg",
+            "dinov2_vitb14_reg",
+            "dinov2_vitl14_reg",
+            "dinov2_vitg14_reg"
+        ]
+    );
 
     let err = teacher::load(
         "dinov2_vits14",
@@ -306,7 +304,8 @@ fn aliases_check_the_released_shapes() {
     )
     .unwrap_err()
     .to_string();
-    assert!(err.contains("these weights are not dinov2_vits14"), "{err}");
+    assert!(err.contains("these are dinov2 (width"), "{err}");
+    assert!(err.contains("weights, not dinov2_vits14"), "{err}");
 }
 
 #[test]

@@ -1,43 +1,11 @@
-//! ResNet, AlexNet and SqueezeNet against the PyTorch reference (fixtures from
-//! `scripts/reference/goldens_cnn.py`).
-
-#[macro_use]
-mod common;
-
-golden!(
-    resnet18_g2_none,
-    resnet18_resize224_g2_exp,
-    resnet34_g3_linear,
-    resnet50_g2_exp,
-    resnet50_resize_g3_none,
-    resnet152_g2_linear,
-    alexnet_features_g2_none,
-    alexnet_classifier_g3_exp,
-    alexnet_features_resize224_g2_linear,
-    squeezenet1_0_g2_none,
-    squeezenet1_0_features_g3_linear,
-    squeezenet1_1_g3_exp,
-    squeezenet1_1_resize_g2_linear,
-);
+//! The teachers' structure: the registry's names, variants read off the weights, taps
+//! where PyTorch records them, minimum input sizes.
 
 use burn::tensor::Device;
-use repalign::{Error, LayerKind, TapSelector, Taps, Teacher, WeightStore, teacher};
+use repalign::testing::weights_from_recipes;
+use repalign::{Error, LayerKind, TapSelector, Taps, Teacher, WeightStore, teacher, testing};
 
-/// The recipes of a fixture, as (key, shape, values).
-fn fixture_tensors(name: &str) -> Vec<(String, Vec<usize>, Vec<f32>)> {
-    let fixture = common::read_json(&format!("{name}.json"));
-    common::recipes(&fixture["weights"])
-        .into_iter()
-        .map(|r| {
-            let values = r.values();
-            (r.key, r.shape, values)
-        })
-        .collect()
-}
-
-fn load(name: &str, tensors: Vec<(String, Vec<usize>, Vec<f32>)>) -> repalign::Result<Box<dyn Teacher>> {
-    teacher::load(name, WeightStore::from_tensors("test", tensors), &Device::flex())
-}
+use crate::common::{self, fixture_recipes, fixture_tensors, load_tensors};
 
 /// Runs `teacher` on a `side`x`side` image, tapping `kinds`: (name, kind, values).
 fn taps(teacher: &dyn Teacher, side: usize, kinds: &[LayerKind]) -> Vec<(String, LayerKind, Vec<f32>)> {
@@ -57,13 +25,13 @@ fn taps(teacher: &dyn Teacher, side: usize, kinds: &[LayerKind]) -> Vec<(String,
 #[test]
 fn resnet_names_depth_and_input_sizes() {
     let tensors = fixture_tensors("resnet18_g2_none");
-    let resnet = load("resnet", tensors.clone()).unwrap();
+    let resnet = load_tensors("resnet", tensors.clone()).unwrap();
     assert_eq!(resnet.name(), "resnet18");
     // Every conv and pool is padded: one pixel goes through, nothing does not.
     resnet.check_input(1, 1).unwrap();
     assert_eq!(taps(&*resnet, 1, &[LayerKind::Linear]).len(), 1);
     assert!(matches!(resnet.check_input(0, 5), Err(Error::InputSize { .. })));
-    let error = load("resnet50", tensors).unwrap_err().to_string();
+    let error = load_tensors("resnet50", tensors).unwrap_err().to_string();
     assert!(
         error.contains("these are resnet18 weights, not resnet50"),
         "{error}"
@@ -74,7 +42,7 @@ fn resnet_names_depth_and_input_sizes() {
 fn resnet_norm_taps_hold_the_block_output() {
     // torchvision's `out += identity; relu(out)` overwrites the last BatchNorm's
     // output after the downsample branch has been hooked.
-    let resnet = load("resnet18", fixture_tensors("resnet18_g2_none")).unwrap();
+    let resnet = load_tensors("resnet18", fixture_tensors("resnet18_g2_none")).unwrap();
     let all = [
         LayerKind::Conv2d,
         LayerKind::Norm,
@@ -158,7 +126,7 @@ fn resnet101_keys() -> Vec<(String, Vec<usize>, Vec<f32>)> {
 
 #[test]
 fn resnet101_structure() {
-    let resnet = load("resnet101", resnet101_keys()).unwrap();
+    let resnet = load_tensors("resnet101", resnet101_keys()).unwrap();
     let names: Vec<String> = taps(&*resnet, 8, &[LayerKind::Conv2d, LayerKind::Linear])
         .into_iter()
         .map(|(name, ..)| name)
@@ -178,79 +146,136 @@ fn resnet101_structure() {
     );
     assert_eq!(names[names.len() - 2..], ["layer4.2.conv3", "fc"]);
     assert!(names.contains(&"layer3.22.conv3".to_owned()));
-    assert_eq!(load("resnet", resnet101_keys()).unwrap().name(), "resnet101");
-}
-
-#[test]
-fn weight_errors_name_the_key() {
-    let tensors = fixture_tensors("squeezenet1_1_g3_exp");
-    let missing: Vec<_> = tensors
-        .iter()
-        .filter(|(key, ..)| key != "features.9.expand3x3.bias")
-        .cloned()
-        .collect();
-    assert!(matches!(
-        load("squeezenet1_1", missing),
-        Err(Error::MissingWeight { key, .. }) if key == "features.9.expand3x3.bias"
-    ));
-    let mut extra = tensors.clone();
-    extra.push(("features.13.weight".into(), vec![1], vec![0.0]));
-    assert!(matches!(
-        load("squeezenet1_1", extra),
-        Err(Error::UnexpectedWeight { key, .. }) if key == "features.13.weight"
-    ));
-    let mut reshaped = tensors.clone();
-    for (key, shape, _) in &mut reshaped {
-        if key == "features.3.squeeze.weight" {
-            shape.swap(0, 1);
-        }
-    }
-    assert!(matches!(
-        load("squeezenet1_1", reshaped),
-        Err(Error::WeightShape { key, .. }) if key == "features.3.squeeze.weight"
-    ));
-    let error = load("squeezenet1_0", tensors).unwrap_err().to_string();
-    assert!(
-        error.contains("these are squeezenet1_1 weights, not squeezenet1_0"),
-        "{error}"
+    assert_eq!(
+        load_tensors("resnet", resnet101_keys()).unwrap().name(),
+        "resnet101"
     );
-
-    let resnet: Vec<_> = fixture_tensors("resnet34_g3_linear")
-        .into_iter()
-        .filter(|(key, ..)| key != "layer2.0.downsample.1.running_var")
-        .collect();
-    assert!(matches!(
-        load("resnet34", resnet),
-        Err(Error::MissingWeight { key, .. }) if key == "layer2.0.downsample.1.running_var"
-    ));
-    let alexnet: Vec<_> = fixture_tensors("alexnet_classifier_g3_exp")
-        .into_iter()
-        .filter(|(key, ..)| key != "classifier.4.weight")
-        .collect();
-    assert!(matches!(
-        load("alexnet", alexnet),
-        Err(Error::MissingWeight { key, .. }) if key == "classifier.4.weight"
-    ));
-    assert!(matches!(
-        load("squeezenet", fixture_tensors("alexnet_features_g2_none")),
-        Err(Error::Architecture { .. })
-    ));
 }
 
 #[test]
 fn minimum_input_sizes() {
-    let alexnet = load("alexnet", fixture_tensors("alexnet_features_g2_none")).unwrap();
+    let alexnet = load_tensors("alexnet", fixture_tensors("alexnet_features_g2_none")).unwrap();
     alexnet.check_input(63, 63).unwrap();
     let error = alexnet.check_input(62, 100).unwrap_err().to_string();
     assert!(error.contains("at least 63 pixels"), "{error}");
-    let squeezenet = load("squeezenet", fixture_tensors("squeezenet1_0_g2_none")).unwrap();
+    let squeezenet = load_tensors("squeezenet", fixture_tensors("squeezenet1_0_g2_none")).unwrap();
     assert_eq!(squeezenet.name(), "squeezenet1_0");
     squeezenet.check_input(29, 29).unwrap();
     // The stem, three convs in each of eight Fires, and the final conv.
     assert_eq!(taps(&*squeezenet, 29, &[LayerKind::Conv2d]).len(), 26);
     let error = squeezenet.check_input(29, 28).unwrap_err().to_string();
     assert!(error.contains("at least 29 pixels"), "{error}");
-    let squeezenet = load("squeezenet", fixture_tensors("squeezenet1_1_g3_exp")).unwrap();
+    let squeezenet = load_tensors("squeezenet", fixture_tensors("squeezenet1_1_g3_exp")).unwrap();
     squeezenet.check_input(25, 25).unwrap();
     assert!(squeezenet.check_input(24, 25).is_err());
+}
+
+#[test]
+fn family_names_infer_the_variant_and_presets_follow_it() {
+    let device = Device::flex();
+    let load = |name: &str, fixture: &str| {
+        teacher::load(
+            name,
+            weights_from_recipes(fixture, &fixture_recipes(fixture)),
+            &device,
+        )
+        .unwrap()
+    };
+    let b5 = load("efficientnet", "efficientnet_b5_inferred_g3_none");
+    assert_eq!((b5.name(), b5.input_size()), ("efficientnet_b5", 456));
+    let lite2 = load("efficientnet_lite", "efficientnet_lite2_resize_g3_linear");
+    assert_eq!((lite2.name(), lite2.input_size()), ("efficientnet_lite2", 260));
+    assert!((lite2.normalize().mean[0] - 127.0 / 255.0).abs() < 1e-7);
+    let mobile = load("mobilenet_v2", "mobilenet_v2_g2_none");
+    assert_eq!((mobile.name(), mobile.input_size()), ("mobilenet_v2", 224));
+    assert!(mobile.check_input(0, 5).is_err());
+}
+
+#[test]
+fn feature_extractors_load_without_their_classifier() {
+    let device = Device::flex();
+    for (fixture, teacher, head) in [
+        ("mobilenet_v2_g2_none", "mobilenet_v2", "classifier."),
+        ("efficientnet_lite0_g2_none", "efficientnet_lite0", "_fc."),
+    ] {
+        let recipes: Vec<_> = fixture_recipes(fixture)
+            .into_iter()
+            .filter(|r| !r.key.starts_with(head))
+            .collect();
+        let weights: WeightStore = weights_from_recipes(fixture, &recipes);
+        let teacher = teacher::load(teacher, weights, &device).unwrap();
+        let selector = TapSelector::default();
+        let mut taps = repalign::Taps::new(&selector);
+        teacher.forward(repalign::testing::image([1, 3, 17, 19], 7, &device), &mut taps);
+        let taps = taps.into_vec();
+        assert!(taps.iter().all(|t| !t.info.name.starts_with(head)));
+        assert_eq!(taps.last().unwrap().info.shape[1], 1280);
+    }
+}
+
+/// The teachers whose random weights take gigabytes (ViT-L 0.3 and ViT-g 1.1 billion
+/// parameters): checked by [`the_largest_teachers_load_random_weights`], by hand.
+const LARGEST: [&str; 4] = [
+    "dinov2_vitl14",
+    "dinov2_vitg14",
+    "dinov2_vitl14_reg",
+    "dinov2_vitg14_reg",
+];
+
+/// Every name the registry lists loads random weights of its variant, and a family's
+/// own name reads that variant off the same weights.
+#[test]
+fn every_name_loads_random_weights() {
+    let checked = load_random_weights(|name| !LARGEST.contains(&name));
+    assert_eq!(
+        checked + LARGEST.len() + 6,
+        teacher::names().len(),
+        "6 family names"
+    );
+}
+
+/// [`every_name_loads_random_weights`] for the largest teachers: ~14 GB and a minute.
+/// `cargo test -p repalign --release -- --ignored the_largest`
+#[test]
+#[ignore = "needs ~14 GB of memory; run by hand"]
+fn the_largest_teachers_load_random_weights() {
+    assert_eq!(load_random_weights(|name| LARGEST.contains(&name)), LARGEST.len());
+}
+
+/// Loads every full name that `wanted` accepts from its random weights, by its name and
+/// by its family's; returns how many.
+fn load_random_weights(wanted: impl Fn(&str) -> bool) -> usize {
+    let device = Device::flex();
+    let mut family: Option<String> = None;
+    let mut checked = 0;
+    for name in teacher::names() {
+        if !wanted(&name) {
+            continue;
+        }
+        let weights = match testing::random_weights(&name, 3) {
+            Ok(weights) => weights,
+            // A family's own name has no weights of its own; its variants follow it.
+            Err(Error::UnknownTeacher { .. }) => {
+                family = Some(name);
+                continue;
+            }
+            Err(error) => panic!("{name}: {error}"),
+        };
+        let teacher =
+            teacher::load(&name, weights.clone(), &device).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(teacher.name(), name);
+        if let Some(family) = family.as_deref().filter(|f| name.starts_with(f)) {
+            let inferred =
+                teacher::load(family, weights, &device).unwrap_or_else(|e| panic!("{family}: {e}"));
+            // The weights of `vgg16_caffe` are a plain VGG16's; only the preset differs.
+            let plain = name.trim_end_matches("_caffe");
+            assert_eq!(
+                inferred.name(),
+                plain,
+                "{family} read the wrong variant off {name}'s weights"
+            );
+        }
+        checked += 1;
+    }
+    checked
 }

@@ -5,18 +5,12 @@ use std::path::PathBuf;
 
 use burn::tensor::{Device, Tensor};
 use repalign::preprocess::{Normalize, Preprocess, Step};
-use repalign::teacher::{self, VggVariant};
+use repalign::teacher;
 use repalign::{Error, LayerKind, LossConfig, RepAlignLoss, TapSelector, TargetCache, Weighting, testing};
 
 fn vgg11() -> RepAlignLoss {
     let device = Device::flex();
-    let weights = testing::random_vgg(
-        VggVariant {
-            depth: 11,
-            batch_norm: true,
-        },
-        5,
-    );
+    let weights = testing::random_weights("vgg11_bn", 5).unwrap();
     let teacher = teacher::load("vgg11_bn", weights, &device).unwrap();
     RepAlignLoss::new(teacher, LossConfig::default().with_weighting(Weighting::Exp))
         .with_preprocess(Preprocess::identity().then(Step::Normalize(Normalize::IMAGENET)))

@@ -2,20 +2,17 @@
 //! there is one, the key (README: "Bad inputs").
 
 use burn::tensor::Device;
-use repalign::teacher::{self, VggVariant};
+use repalign::teacher;
+use repalign::testing::WeightRecipe;
 use repalign::{Error, WeightStore, testing};
+
+use crate::common::{fixture_recipes, fixture_tensors, load_error, load_tensors};
 
 const ORIGIN: &str = "test.safetensors";
 
 /// The random VGG11 of `repalign::testing` as safetensors bytes, plus `extra` tensors.
 fn vgg11_bytes(extra: &[(&str, safetensors::Dtype, Vec<usize>, Vec<u8>)]) -> Vec<u8> {
-    let mut store = testing::random_vgg(
-        VggVariant {
-            depth: 11,
-            batch_norm: false,
-        },
-        1,
-    );
+    let mut store = testing::random_weights("vgg11", 1).unwrap();
     let device = Device::flex();
     let keys: Vec<String> = store.keys().map(str::to_owned).collect();
     let mut tensors: Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
@@ -223,4 +220,124 @@ fn nan_or_infinite_weights_are_refused_and_named() {
         assert!(matches!(error, Error::WeightNonFinite { .. }), "{error}");
         assert_names(&error, &[ORIGIN, "features.0.bias"]);
     }
+}
+
+#[test]
+fn weight_errors_name_the_key() {
+    let tensors = fixture_tensors("squeezenet1_1_g3_exp");
+    let missing: Vec<_> = tensors
+        .iter()
+        .filter(|(key, ..)| key != "features.9.expand3x3.bias")
+        .cloned()
+        .collect();
+    assert!(matches!(
+        load_tensors("squeezenet1_1", missing),
+        Err(Error::MissingWeight { key, .. }) if key == "features.9.expand3x3.bias"
+    ));
+    let mut extra = tensors.clone();
+    extra.push(("features.13.weight".into(), vec![1], vec![0.0]));
+    assert!(matches!(
+        load_tensors("squeezenet1_1", extra),
+        Err(Error::UnexpectedWeight { key, .. }) if key == "features.13.weight"
+    ));
+    let mut reshaped = tensors.clone();
+    for (key, shape, _) in &mut reshaped {
+        if key == "features.3.squeeze.weight" {
+            shape.swap(0, 1);
+        }
+    }
+    assert!(matches!(
+        load_tensors("squeezenet1_1", reshaped),
+        Err(Error::WeightShape { key, .. }) if key == "features.3.squeeze.weight"
+    ));
+    let error = load_tensors("squeezenet1_0", tensors).unwrap_err().to_string();
+    assert!(
+        error.contains("these are squeezenet1_1 weights, not squeezenet1_0"),
+        "{error}"
+    );
+
+    let resnet: Vec<_> = fixture_tensors("resnet34_g3_linear")
+        .into_iter()
+        .filter(|(key, ..)| key != "layer2.0.downsample.1.running_var")
+        .collect();
+    assert!(matches!(
+        load_tensors("resnet34", resnet),
+        Err(Error::MissingWeight { key, .. }) if key == "layer2.0.downsample.1.running_var"
+    ));
+    let alexnet: Vec<_> = fixture_tensors("alexnet_classifier_g3_exp")
+        .into_iter()
+        .filter(|(key, ..)| key != "classifier.4.weight")
+        .collect();
+    assert!(matches!(
+        load_tensors("alexnet", alexnet),
+        Err(Error::MissingWeight { key, .. }) if key == "classifier.4.weight"
+    ));
+    assert!(matches!(
+        load_tensors("squeezenet", fixture_tensors("alexnet_features_g2_none")),
+        Err(Error::Architecture { .. })
+    ));
+}
+
+#[test]
+fn missing_unexpected_and_misshaped_keys_are_named() {
+    for (fixture, teacher, key) in [
+        (
+            "mobilenet_v2_g2_none",
+            "mobilenet_v2",
+            "features.2.conv.1.0.weight",
+        ),
+        (
+            "efficientnet_b0_g2_exp",
+            "efficientnet_b0",
+            "features.1.0.block.1.fc1.bias",
+        ),
+        (
+            "efficientnet_lite0_g2_none",
+            "efficientnet_lite0",
+            "_blocks.3._bn1.running_var",
+        ),
+    ] {
+        let recipes = fixture_recipes(fixture);
+        let missing: Vec<_> = recipes.iter().filter(|r| r.key != key).cloned().collect();
+        let error = load_error(teacher, &missing);
+        assert!(error.contains(&format!("missing weight `{key}`")), "{error}");
+
+        let mut extra = recipes.clone();
+        extra.push(WeightRecipe {
+            key: "features.99.weight".into(),
+            shape: vec![1],
+            seed: 1,
+            scale: 1.0,
+            offset: 0.0,
+        });
+        let error = load_error(teacher, &extra);
+        assert!(
+            error.contains("unexpected weight `features.99.weight`"),
+            "{error}"
+        );
+
+        let mut misshaped = recipes.clone();
+        let entry = misshaped.iter_mut().find(|r| r.key == key).unwrap();
+        entry.shape.push(1);
+        let error = load_error(teacher, &misshaped);
+        assert!(error.contains(&format!("`{key}` has shape")), "{error}");
+    }
+}
+
+#[test]
+fn variant_mix_ups_are_named() {
+    let b0 = fixture_recipes("efficientnet_b0_g2_exp");
+    let error = load_error("efficientnet_b1", &b0);
+    assert!(
+        error.contains("these are efficientnet_b0 weights, not efficientnet_b1"),
+        "{error}"
+    );
+    let lite2 = fixture_recipes("efficientnet_lite2_resize_g3_linear");
+    let error = load_error("efficientnet_lite0", &lite2);
+    assert!(
+        error.contains("these are efficientnet_lite2 weights, not efficientnet_lite0"),
+        "{error}"
+    );
+    let error = load_error("efficientnet", &lite2);
+    assert!(error.contains("match no torchvision EfficientNet"), "{error}");
 }

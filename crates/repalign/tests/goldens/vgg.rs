@@ -1,8 +1,5 @@
 //! VGG against the PyTorch reference (fixtures from `scripts/reference/goldens_vgg.py`).
 
-#[macro_use]
-mod common;
-
 golden!(
     vgg11_plain_g2_none,
     vgg11_plain_g3_exp,

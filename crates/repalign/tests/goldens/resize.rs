@@ -2,10 +2,8 @@
 //! up and down, shorter-side and exact sizes). Both apply the same f64-derived weights
 //! in f32, so results agree to 1e-5 absolute on values of order 1.
 
-mod common;
-
+use crate::common::*;
 use burn::tensor::Device;
-use common::*;
 use repalign::preprocess::{Interpolation, Resize, ResizeTarget};
 
 #[test]

@@ -3,9 +3,6 @@
 //! `Dinov2Model` / `Dinov2WithRegistersModel`, reduced width and depth, the released
 //! 37x37 position-embedding grid).
 
-#[macro_use]
-mod common;
-
 golden!(
     dinov2_hub_resize_g2_none,
     dinov2_hub_168x252_g3_exp,

@@ -1,0 +1,12 @@
+//! The library's integration tests, one binary (each test binary links burn): grouped
+//! by subject, one module each.
+
+#[macro_use]
+mod common;
+
+mod cache;
+mod goldens;
+mod invariants;
+mod properties;
+mod teachers;
+mod weights;
