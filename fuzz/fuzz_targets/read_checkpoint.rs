@@ -3,9 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use repalign_cli::fetch::checkpoint;
-
 fuzz_target!(|data: &[u8]| {
-    let _ = checkpoint::read_torch(data);
-    let _ = checkpoint::read_numpy_pickle(data);
+    let _ = repalign_fetch::read_torch_checkpoint(data);
+    let _ = repalign_fetch::read_numpy_pickle(data);
 });

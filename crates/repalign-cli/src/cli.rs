@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::error::CliError;
+
 /// Representation-alignment distances between images, as seen by a frozen teacher.
 #[derive(Debug, Parser)]
 #[command(name = "repalign", version, about)]
@@ -164,4 +166,10 @@ pub struct TrainArgs {
     /// Where the images, plot, table and checkpoints go.
     #[arg(long, default_value = "train-out")]
     pub out: PathBuf,
+}
+
+/// `--weighting`, parsed where `compare` and `train` both read it.
+pub(crate) fn weighting(name: &str) -> Result<repalign::Weighting, CliError> {
+    repalign::Weighting::parse(name)
+        .ok_or_else(|| CliError::Usage(format!("--weighting must be none, exp or linear, not `{name}`")))
 }

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use repalign::{LossConfig, LossReport, Weighting};
+use repalign::{LossConfig, LossReport};
 use serde::Serialize;
 
 use crate::backend;
@@ -36,12 +36,7 @@ struct JsonLayer<'a> {
 }
 
 pub fn run(args: &CompareArgs) -> Result<(), CliError> {
-    let weighting = Weighting::parse(&args.weighting).ok_or_else(|| {
-        CliError::Usage(format!(
-            "--weighting must be none, exp or linear, not `{}`",
-            args.weighting
-        ))
-    })?;
+    let weighting = crate::cli::weighting(&args.weighting)?;
     let config = LossConfig::default()
         .with_group_size(args.group_size)?
         .with_weighting(weighting);
@@ -104,7 +99,7 @@ pub fn run(args: &CompareArgs) -> Result<(), CliError> {
         let grads = report.total.backward();
         let grad = output
             .grad(&grads)
-            .ok_or_else(|| CliError::Usage("no gradient reached the output image".into()))?;
+            .ok_or_else(|| CliError::Failed("no gradient reached the output image".into()))?;
         let shape = grad.dims();
         let values = backend::tensor_values(grad)?;
         npy::write_f32(path, &shape, &values)?;
@@ -122,7 +117,7 @@ pub fn check_sizes(
     let out = preprocess.output_size(output[2], output[3]);
     let tgt = preprocess.output_size(target[2], target[3]);
     if out != tgt {
-        return Err(CliError::Usage(format!(
+        return Err(CliError::Input(format!(
             "output is {}x{} and target {}x{} pixels, which reach the teacher at {}x{} and {}x{}; \
              use the same size, or drop --no-resize",
             output[2], output[3], target[2], target[3], out.0, out.1, tgt.0, tgt.1
@@ -164,5 +159,5 @@ pub fn report_line(
             })
             .collect(),
     };
-    serde_json::to_string(&json).map_err(|e| CliError::Usage(e.to_string()))
+    serde_json::to_string(&json).map_err(|e| CliError::Failed(format!("cannot encode the JSON report: {e}")))
 }

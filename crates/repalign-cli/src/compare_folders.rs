@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::Path;
 
 use burn::tensor::{Device, Tensor};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 use repalign::RepAlignLoss;
 
 use crate::cli::CompareArgs;
@@ -18,8 +18,10 @@ use crate::image_io;
 
 /// Image files of a folder, by file name, sorted.
 fn image_names(dir: &Path) -> Result<Vec<String>, CliError> {
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| CliError::Usage(format!("cannot list {}: {e}", dir.display())))?;
+    let entries = std::fs::read_dir(dir).map_err(|source| CliError::ListFolder {
+        path: dir.to_owned(),
+        source,
+    })?;
     let mut names: Vec<String> = entries
         .flatten()
         .filter(|entry| entry.path().is_file())
@@ -53,10 +55,7 @@ pub fn run(args: &CompareArgs, loss: &RepAlignLoss, device: &Device) -> Result<(
         .collect();
     failures += outputs.len() - pairs.len();
 
-    let bar = ProgressBar::with_draw_target(Some(pairs.len() as u64), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template("[{bar:30}] {pos}/{len} {msg}") {
-        bar.set_style(style.progress_chars("=> "));
-    }
+    let bar = crate::progress::bar(Some(pairs.len() as u64), "[{bar:30}] {pos}/{len} {msg}");
     let mut out = Output {
         stdout: std::io::stdout().lock(),
         bar: &bar,

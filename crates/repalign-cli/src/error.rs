@@ -10,10 +10,23 @@ pub enum CliError {
     Image { path: PathBuf, reason: String },
     #[error("cannot write {path}: {source}")]
     Write { path: PathBuf, source: std::io::Error },
+    /// The command line asks for something that cannot be done (bad flag values or
+    /// combinations).
     #[error("{0}")]
     Usage(String),
-    #[error("fetch failed: {0}")]
-    Fetch(String),
+    /// The input files do not fit together (sizes that reach the teacher differently).
+    #[error("{0}")]
+    Input(String),
+    #[error("cannot list {path}: {source}")]
+    ListFolder { path: PathBuf, source: std::io::Error },
+    /// A well-formed command that could not finish: something it needs is missing, or
+    /// the run went wrong (a diverged loss).
+    #[error("{0}")]
+    Failed(String),
+    /// `repalign fetch`, or the cache folder other commands read; prints as
+    /// [`repalign_fetch::FetchError`] does.
+    #[error(transparent)]
+    Fetch(#[from] repalign_fetch::FetchError),
     /// Folder mode: some files were skipped (each already reported).
     #[error("{0}")]
     SomeFailed(String),

@@ -1,21 +1,23 @@
-//! The `repalign` command as a library: argument types, subcommands and the helpers
-//! they share. The binary (`main.rs`) only parses arguments and prints errors; tests
-//! and fuzz targets call the pieces directly.
+//! The `repalign` command as a library, so that its tests and fuzz targets reach the
+//! parts they check: the argument types ([`cli`]), the errors ([`error`]) and the image
+//! reader ([`image_io`]). The binary (`main.rs`) only parses arguments, calls [`run`]
+//! and prints errors. Not a library to build on: nothing here is a stable API.
 
-pub mod backend;
+mod backend;
 pub mod cli;
-pub mod compare;
-pub mod compare_folders;
+mod compare;
+mod compare_folders;
 pub mod error;
-pub mod fetch;
-pub mod heatmap;
+mod fetch;
+mod heatmap;
 pub mod image_io;
-pub mod layers;
-pub mod npy;
-pub mod output;
-pub mod plot;
-pub mod teacher_args;
-pub mod train;
+mod layers;
+mod npy;
+mod output;
+mod plot;
+mod progress;
+mod teacher_args;
+mod train;
 
 use cli::{Cli, Command};
 use error::CliError;

@@ -7,8 +7,10 @@ use clap::Parser;
 use repalign_cli::cli::Cli;
 use repalign_cli::error::CliError;
 
+mod malloc;
+
 fn main() -> ExitCode {
-    repalign::malloc::tune_for_tensors();
+    malloc::tune_for_tensors();
     match repalign_cli::run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError::BrokenPipe) => ExitCode::SUCCESS,

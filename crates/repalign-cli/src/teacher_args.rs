@@ -6,7 +6,6 @@ use repalign::{LossConfig, RepAlignLoss, WeightStore, teacher};
 
 use crate::cli::TeacherArgs;
 use crate::error::CliError;
-use crate::fetch::{cache, catalog};
 use std::path::PathBuf;
 
 /// Loads the teacher and its preprocessing as the flags ask.
@@ -30,17 +29,17 @@ fn weights_file(args: &TeacherArgs) -> Result<PathBuf, CliError> {
     if let Some(path) = &args.weights {
         return Ok(path.clone());
     }
-    let cache = cache::cache_dir(args.cache_dir.as_deref())?;
+    let cache = repalign_fetch::cache_dir(args.cache_dir.as_deref())?;
     let name = args.teacher.to_ascii_lowercase();
-    let path = cache::weights_path(&cache, &name);
+    let path = repalign_fetch::weights_path(&cache, &name);
     if path.exists() {
         return Ok(path);
     }
-    Err(CliError::Usage(match catalog::for_teacher(&name) {
+    Err(CliError::Usage(match repalign_fetch::asset_for_teacher(&name) {
         Some(asset) => format!(
             "no weights for `{name}` in {}: run `repalign fetch {}` (or pass --weights FILE)",
             cache.display(),
-            asset.name
+            asset.name()
         ),
         None => {
             format!("no weights for `{name}`: pass --weights FILE (safetensors with the reference key names)")

@@ -6,13 +6,8 @@ use std::process::{Command, Output};
 
 use burn::tensor::Device;
 use repalign::preprocess::{Normalize, Preprocess};
-use repalign::teacher::{self, VggVariant};
+use repalign::teacher;
 use repalign::{LossConfig, RepAlignLoss, Weighting, testing};
-
-const VARIANT: VggVariant = VggVariant {
-    depth: 11,
-    batch_norm: false,
-};
 
 struct Workspace {
     dir: tempfile::TempDir,
@@ -46,7 +41,7 @@ impl Workspace {
 
 /// The random VGG11 of `repalign::testing`, written as a torchvision-keyed safetensors.
 fn write_weights(path: &Path) {
-    let store = testing::random_vgg(VARIANT, 5);
+    let store = testing::random_weights("vgg11", 5).unwrap();
     let keys: Vec<String> = store.keys().map(str::to_owned).collect();
     let mut store = store;
     let device = Device::flex();
@@ -126,7 +121,7 @@ fn compare_prints_the_loss_of_the_library() {
 
     // The same computation through the library on the same decoded pixels.
     let device = Device::flex();
-    let teacher = teacher::load("vgg11", testing::random_vgg(VARIANT, 5), &device).unwrap();
+    let teacher = teacher::load("vgg11", testing::random_weights("vgg11", 5).unwrap(), &device).unwrap();
     let loss = RepAlignLoss::new(teacher, LossConfig::default().with_weighting(Weighting::Exp))
         .with_preprocess(Preprocess::resize_crop_normalize(32, Normalize::IMAGENET));
     let load = |name: &str| {

@@ -4,7 +4,6 @@
 use std::path::Path;
 
 use burn::tensor::Device;
-use repalign_cli::fetch::checkpoint;
 use repalign_cli::image_io;
 
 #[test]
@@ -17,8 +16,8 @@ fn fuzzer_findings_are_errors_not_panics() {
         let bytes = std::fs::read(&path).unwrap();
         // Ok or Err are both fine (a finding may parse once fixed); a panic fails the test.
         if name.starts_with("read_checkpoint-") {
-            let _ = checkpoint::read_torch(&bytes);
-            let _ = checkpoint::read_numpy_pickle(&bytes);
+            let _ = repalign_fetch::read_torch_checkpoint(&bytes);
+            let _ = repalign_fetch::read_numpy_pickle(&bytes);
         } else if name.starts_with("decode_image-") {
             let _ = image_io::decode(&bytes, &path, 1 << 20);
         } else if name.starts_with("load_weights-") {

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo run -p repalign-cli -- fetch vgg16 vgg19_caffe alexnet mobilenet_v2 efficientnet_lite0 photos
-//! cargo test -p repalign-cli --test real_weights -- --include-ignored
+//! cargo test -p repalign-cli -- --include-ignored real_weights::
 //! ```
 
 use std::path::PathBuf;
@@ -17,7 +17,7 @@ const NEEDS_CACHE: &str = "needs fetched weights and photos: `repalign fetch` (s
 
 /// The cache `repalign fetch` fills, as the CLI resolves it.
 fn cache() -> PathBuf {
-    repalign_cli::fetch::cache::cache_dir(None).expect("a cache folder (set REPALIGN_CACHE or HOME)")
+    repalign_fetch::cache_dir(None).expect("a cache folder (set REPALIGN_CACHE or HOME)")
 }
 
 fn require(path: PathBuf) -> PathBuf {

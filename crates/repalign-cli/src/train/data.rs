@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::rng::SplitMix64;
 use burn::tensor::{Device, Tensor};
-use repalign::testing::SplitMix64;
 
 use super::student::downscale;
 use crate::error::CliError;
@@ -33,7 +33,7 @@ pub struct HeldOut {
 /// The photos in `dir`, sorted, split into training files and held-out files.
 pub fn photo_files(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), CliError> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
-        CliError::Usage(format!(
+        CliError::Failed(format!(
             "no photos in {} ({e}): run `repalign fetch photos` first",
             dir.display()
         ))
@@ -57,7 +57,7 @@ pub fn photo_files(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), CliError>
     };
     let (held_out, train): (Vec<_>, Vec<_>) = files.into_iter().partition(is_held_out);
     if held_out.len() != HELD_OUT.len() || train.is_empty() {
-        return Err(CliError::Usage(format!(
+        return Err(CliError::Failed(format!(
             "{} lacks the sample photos (need {} and others): run `repalign fetch photos`",
             dir.display(),
             HELD_OUT.join(", ")

@@ -5,6 +5,7 @@
 mod curve;
 mod data;
 mod evaluate;
+mod rng;
 mod student;
 
 use std::path::Path;
@@ -12,14 +13,12 @@ use std::time::Instant;
 
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, Tensor};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use repalign::testing::SplitMix64;
-use repalign::{LossConfig, RepAlignLoss, TargetCache, Weighting};
+use repalign::{LossConfig, RepAlignLoss, TargetCache};
+use rng::SplitMix64;
 
 use crate::backend;
 use crate::cli::{TeacherArgs, TrainArgs};
 use crate::error::CliError;
-use crate::fetch::cache;
 use crate::output;
 use crate::teacher_args::build_loss;
 use data::Patch;
@@ -35,8 +34,8 @@ struct Objective<'a> {
 pub fn run(args: &TrainArgs) -> Result<(), CliError> {
     check_args(args)?;
     let device = backend::device();
-    let cache_root = cache::cache_dir(args.cache_dir.as_deref())?;
-    let (train_files, held_out_files) = data::photo_files(&cache::photos_dir(&cache_root))?;
+    let cache_root = repalign_fetch::cache_dir(args.cache_dir.as_deref())?;
+    let (train_files, held_out_files) = data::photo_files(&repalign_fetch::photos_dir(&cache_root))?;
     let teacher_args = |name: &str, no_resize: bool| TeacherArgs {
         teacher: name.to_owned(),
         weights: None,
@@ -44,12 +43,7 @@ pub fn run(args: &TrainArgs) -> Result<(), CliError> {
         size: None,
         no_resize,
     };
-    let weighting = Weighting::parse(&args.weighting).ok_or_else(|| {
-        CliError::Usage(format!(
-            "--weighting must be none, exp or linear, not `{}`",
-            args.weighting
-        ))
-    })?;
+    let weighting = crate::cli::weighting(&args.weighting)?;
     let config = LossConfig::default().with_weighting(weighting);
     // Training crops go to the teacher at their own size; judges see whole photos
     // with their own preset.
@@ -176,10 +170,10 @@ fn train(
     let mut queue: Vec<usize> = Vec::new();
     let mut losses = Vec::with_capacity(args.steps);
 
-    let bar = ProgressBar::with_draw_target(Some(args.steps as u64), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template("{prefix:>24} [{bar:30}] {pos}/{len} {msg} {per_sec}") {
-        bar.set_style(style.progress_chars("=> "));
-    }
+    let bar = crate::progress::bar(
+        Some(args.steps as u64),
+        "{prefix:>24} [{bar:30}] {pos}/{len} {msg} {per_sec}",
+    );
     bar.set_prefix(objective.name.clone());
     let start = Instant::now();
     for step in 1..=args.steps {
@@ -215,7 +209,7 @@ fn train(
         };
         let value: f64 = total.clone().into_scalar::<f32>().into();
         if !value.is_finite() {
-            return Err(CliError::Usage(format!(
+            return Err(CliError::Failed(format!(
                 "{}: the loss became {value} at step {step}; lower --lr",
                 objective.name
             )));

@@ -5,20 +5,21 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use super::catalog::Package;
-use crate::error::CliError;
-use crate::output::write_atomically;
+use crate::FetchError;
+use crate::atomic::write_atomically;
+use crate::catalog::Package;
 
 /// The index's simple API; `REPALIGN_INDEX_URL` points elsewhere (a mirror).
 pub fn index_url() -> String {
     std::env::var("REPALIGN_INDEX_URL").unwrap_or_else(|_| "https://pypi.org/simple".to_owned())
 }
 
-fn fetch_error(package: &Package, url: &str, reason: impl std::fmt::Display) -> CliError {
-    CliError::Fetch(format!(
-        "{} {} ({url}): {reason}",
-        package.project, package.version
-    ))
+fn fetch_error(package: &Package, url: &str, reason: impl std::fmt::Display) -> FetchError {
+    FetchError::Failed {
+        item: format!("{} {}", package.project, package.version),
+        origin: url.to_owned(),
+        reason: reason.to_string(),
+    }
 }
 
 /// An HTTPS agent that trusts the system's certificate store when there is one
@@ -62,7 +63,7 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// The download URL of the package's pinned file, from the index's JSON (PEP 691).
-fn file_url(agent: &ureq::Agent, index: &str, package: &Package) -> Result<String, CliError> {
+fn file_url(agent: &ureq::Agent, index: &str, package: &Package) -> Result<String, FetchError> {
     let url = format!("{index}/{}/", package.project);
     let mut response = agent
         .get(&url)
@@ -97,8 +98,8 @@ pub fn download(
     index: &str,
     package: &Package,
     path: &Path,
-    progress: &dyn Fn(Option<u64>, u64),
-) -> Result<(), CliError> {
+    progress: &mut dyn FnMut(Option<u64>, u64),
+) -> Result<(), FetchError> {
     if let Ok(existing) = std::fs::read(path)
         && hex(&Sha256::digest(&existing)) == package.sha256
     {
@@ -107,7 +108,7 @@ pub fn download(
     // A cache folder that cannot be written fails here, naming the folder, before any
     // download.
     if let Some(folder) = path.parent() {
-        std::fs::create_dir_all(folder).map_err(|source| CliError::Write {
+        std::fs::create_dir_all(folder).map_err(|source| FetchError::Write {
             path: folder.to_owned(),
             source,
         })?;

@@ -2,11 +2,15 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::CliError;
+use crate::FetchError;
 
-/// `--dir`, else `$REPALIGN_CACHE`, else `$XDG_CACHE_HOME/repalign`, else
-/// `~/.cache/repalign`.
-pub fn cache_dir(explicit: Option<&Path>) -> Result<PathBuf, CliError> {
+/// The cache folder: `explicit` (the CLI's `--dir`), else `$REPALIGN_CACHE`, else
+/// `$XDG_CACHE_HOME/repalign`, else `~/.cache/repalign`. Nothing is created.
+///
+/// # Errors
+///
+/// [`FetchError::NoCacheDir`] when none of these is set.
+pub fn cache_dir(explicit: Option<&Path>) -> Result<PathBuf, FetchError> {
     if let Some(dir) = explicit {
         return Ok(dir.to_owned());
     }
@@ -18,18 +22,17 @@ pub fn cache_dir(explicit: Option<&Path>) -> Result<PathBuf, CliError> {
     }
     match std::env::var_os("HOME").filter(|d| !d.is_empty()) {
         Some(home) => Ok(PathBuf::from(home).join(".cache").join("repalign")),
-        None => Err(CliError::Usage(
-            "no cache folder: set REPALIGN_CACHE or HOME, or pass --dir".into(),
-        )),
+        None => Err(FetchError::NoCacheDir),
     }
 }
 
-/// Where the weights for teacher `name` are kept.
+/// Where the weights for teacher `name` are kept in `cache`
+/// (`weights/NAME.safetensors`).
 pub fn weights_path(cache: &Path, name: &str) -> PathBuf {
     cache.join("weights").join(format!("{name}.safetensors"))
 }
 
-/// Where fetched photos are kept.
+/// Where fetched photos are kept in `cache` (`photos/`).
 pub fn photos_dir(cache: &Path) -> PathBuf {
     cache.join("photos")
 }

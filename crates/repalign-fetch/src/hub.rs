@@ -11,14 +11,12 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::cache;
-use super::catalog::Conversion;
-use super::{convert, download};
-use crate::error::CliError;
-use crate::output;
+use crate::atomic::write_file;
+use crate::catalog::Conversion;
+use crate::{Event, FetchError, cache, convert, download};
 
 /// torchvision's ImageNet weights (`IMAGENET1K_V1`) for our teachers, by teacher name.
-pub const TORCHVISION: &[(&str, &str)] = &[
+pub(crate) const TORCHVISION: &[(&str, &str)] = &[
     ("vgg11", "https://download.pytorch.org/models/vgg11-8a719046.pth"),
     (
         "vgg11_bn",
@@ -109,61 +107,73 @@ pub const TORCHVISION: &[(&str, &str)] = &[
     ),
 ];
 
-/// One weight file to bring into the cache.
+/// One weight file to bring into the cache with [`fetch_url`], pinned by sha256.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Source {
     /// `http(s)://…`, `file://…` or a local path.
-    pub url: String,
+    pub(crate) url: String,
     /// Teacher name the file is stored under (`weights/NAME.safetensors`).
-    pub name: String,
+    pub(crate) name: String,
     /// Lowercase hex: the whole sha256, or a prefix of at least 8 digits.
-    pub sha256: String,
+    pub(crate) sha256: String,
 }
 
 impl Source {
-    /// From the flags: `url` may be `torchvision:NAME`; `name` defaults to that NAME;
-    /// `sha256` defaults to the hash prefix in a torchvision-style file name
+    /// From the CLI's flags: `url` (`--url`) may be `torchvision:NAME` for torchvision's
+    /// ImageNet weights of a teacher; `name` (`--as`) defaults to that NAME; `sha256`
+    /// (`--sha256`) defaults to the hash prefix in a torchvision-style file name
     /// (`vgg16-397923af.pth`).
-    pub fn new(url: &str, name: Option<&str>, sha256: Option<&str>) -> Result<Source, CliError> {
+    ///
+    /// # Errors
+    ///
+    /// A usage error ([`FetchError::is_usage`]): an unknown torchvision teacher, no
+    /// name, a name that is not a plain identifier, no pin, or a pin that is not 8 to
+    /// 64 hex digits.
+    pub fn new(url: &str, name: Option<&str>, sha256: Option<&str>) -> Result<Source, FetchError> {
         let (url, default_name) = match url.strip_prefix("torchvision:") {
             Some(teacher) => {
                 let (_, url) = TORCHVISION.iter().find(|(n, _)| *n == teacher).ok_or_else(|| {
-                    let known: Vec<&str> = TORCHVISION.iter().map(|(n, _)| *n).collect();
-                    CliError::Usage(format!(
-                        "torchvision has no `{teacher}` (known: {})",
-                        known.join(", ")
-                    ))
+                    FetchError::UnknownTorchvision {
+                        name: teacher.to_owned(),
+                    }
                 })?;
                 ((*url).to_owned(), Some(teacher))
             }
             None => (url.to_owned(), None),
         };
-        let name = name.or(default_name).ok_or_else(|| {
-            CliError::Usage("--url needs --as NAME: the teacher name to store the weights under".into())
-        })?;
+        let name = name.or(default_name).ok_or(FetchError::MissingName)?;
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(CliError::Usage(format!(
-                "--as `{name}`: use a teacher name such as vgg16"
-            )));
+            return Err(FetchError::BadName {
+                name: name.to_owned(),
+            });
         }
         let sha256 = match sha256 {
             Some(hex) => hex.to_ascii_lowercase(),
-            None => filename_hash(&url).ok_or_else(|| {
-                CliError::Usage(format!(
-                    "{url}: pin it with --sha256 HEX (its file name carries no torchvision hash prefix)"
-                ))
-            })?,
+            None => filename_hash(&url).ok_or_else(|| FetchError::Unpinned { url: url.clone() })?,
         };
         if !(8..=64).contains(&sha256.len()) || !sha256.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(CliError::Usage(format!(
-                "--sha256 `{sha256}`: expected 8 to 64 hex digits"
-            )));
+            return Err(FetchError::BadSha256 { sha256 });
         }
         Ok(Source {
             url,
             name: name.to_owned(),
             sha256,
         })
+    }
+
+    /// Where the file comes from (`torchvision:NAME` resolved to its URL).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The teacher name it is stored under.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The pin: lowercase hex, the whole sha256 or a prefix of at least 8 digits.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
     }
 }
 
@@ -175,14 +185,34 @@ fn filename_hash(url: &str) -> Option<String> {
     (hash.len() >= 8 && hash.chars().all(|c| c.is_ascii_hexdigit())).then(|| hash.to_ascii_lowercase())
 }
 
-/// Brings `source` into `cache` unless it is there; returns the stored file.
-pub fn fetch(source: &Source, cache: &Path) -> Result<PathBuf, CliError> {
+/// Brings `source` into `cache` as `weights/NAME.safetensors` unless that file is there
+/// already; returns the stored file. The bytes are checked against the pin, then
+/// stored as they are if they are safetensors, else converted from a torch checkpoint.
+/// `on_event` hears [`Event::AlreadyFetched`] or [`Event::Stored`].
+///
+/// # Errors
+///
+/// [`FetchError::Failed`] when the bytes cannot be read, do not match the pin or are
+/// neither safetensors nor a torch checkpoint; [`FetchError::Write`] when the cache
+/// cannot be written. Nothing is left in the cache then.
+pub fn fetch_url(
+    source: &Source,
+    cache: &Path,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<PathBuf, FetchError> {
     let path = cache::weights_path(cache, &source.name);
     if path.exists() {
-        eprintln!("repalign: {} already fetched ({})", source.name, path.display());
+        on_event(Event::AlreadyFetched {
+            name: &source.name,
+            path: Some(&path),
+        });
         return Ok(path);
     }
-    let failed = |reason: String| CliError::Fetch(format!("{} ({}): {reason}", source.name, source.url));
+    let failed = |reason: String| FetchError::Failed {
+        item: source.name.clone(),
+        origin: source.url.clone(),
+        reason,
+    };
     let bytes = read(&source.url).map_err(&failed)?;
     let digest = download::hex(&Sha256::digest(&bytes));
     if !digest.starts_with(&source.sha256) {
@@ -191,15 +221,19 @@ pub fn fetch(source: &Source, cache: &Path) -> Result<PathBuf, CliError> {
             source.sha256
         )));
     }
-    // A safetensors file is stored as it is (its keys must be in our layout, which the
-    // teacher checks on load); anything else must be a torch checkpoint.
-    let output = match repalign::WeightStore::from_bytes(&bytes, &source.url) {
+    // A safetensors file is stored as it is (its keys must be in our layout, and its
+    // header must list each key once, which the teacher checks on load); anything else
+    // must be a torch checkpoint.
+    let output = match safetensors::SafeTensors::deserialize(&bytes) {
         Ok(_) => bytes,
         Err(_) => convert::to_safetensors(&bytes, Conversion::TorchStateDict)
             .map_err(|e| failed(format!("neither safetensors nor a torch checkpoint: {e}")))?,
     };
-    output::write_file(&path, &output)?;
-    eprintln!("repalign: {} -> {}", source.name, path.display());
+    write_file(&path, &output)?;
+    on_event(Event::Stored {
+        name: &source.name,
+        path: &path,
+    });
     Ok(path)
 }
 

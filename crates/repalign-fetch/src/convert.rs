@@ -1,7 +1,7 @@
 //! Checkpoints to safetensors in our key layout (SPEC §6).
 
-use super::catalog::Conversion;
-use super::checkpoint::{self, Data, NamedTensor};
+use crate::catalog::Conversion;
+use crate::checkpoint::{self, Data, NamedTensor};
 
 /// Converts a member's bytes to safetensors bytes.
 pub fn to_safetensors(bytes: &[u8], conversion: Conversion) -> Result<Vec<u8>, String> {

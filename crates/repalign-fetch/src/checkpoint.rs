@@ -4,21 +4,27 @@
 use std::collections::HashMap;
 use std::io::Read;
 
-use super::pickle::{self, NdArray, TensorRef, Value};
+use crate::pickle::{self, NdArray, TensorRef, Value};
 
 /// Element values of a checkpoint tensor.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Data {
+    /// Floating point (`float64` is narrowed to it).
     F32(Vec<f32>),
+    /// Integers (`int32` is widened to it), such as batch-norm counters.
     I64(Vec<i64>),
+    /// Bytes and booleans, such as quantisation codes.
     U8(Vec<u8>),
 }
 
 /// One tensor of a checkpoint, C-ordered.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NamedTensor {
+    /// The state-dict key (nested NumPy dicts joined with `/`).
     pub name: String,
+    /// The dimensions, outermost first.
     pub shape: Vec<usize>,
+    /// The values, `shape`'s product of them.
     pub data: Data,
 }
 
