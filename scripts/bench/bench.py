@@ -44,7 +44,7 @@ def main():
     # Each side: (command, extra environment).
     sides = {
         "PyTorch original": (torch, {}),
-        # Our binaries tune glibc's malloc at startup (repalign::malloc::tune_for_tensors);
+        # Our binaries tune glibc's malloc at startup (malloc::tune_for_tensors in the repalign binary and bench_step);
         # this side gives PyTorch the same settings, so that the gap is not the allocator.
         "PyTorch original, our malloc settings": (torch, TUNED_MALLOC),
         "repalign, no cache": (ours(args.ours), {}),
@@ -86,7 +86,7 @@ def main():
         "the target (no autodiff; with the cache, a lookup), teacher pass on the output on the autodiff tape, "
         "loss, backward to the output image. Sides alternate every round; medians over all timed steps; "
         "peak RSS is the whole process's. Our binaries set glibc's malloc to keep freed tensor buffers "
-        "(`repalign::malloc::tune_for_tensors`, called first thing in `main`); the row \"PyTorch original, our "
+        "(`malloc::tune_for_tensors in the repalign binary and bench_step`, called first thing in `main`); the row \"PyTorch original, our "
         "malloc settings\" runs the PyTorch side with the same settings (glibc's `MALLOC_*_` variables); ratios "
         "are to the plain PyTorch original, as its users run it.",
         "",
@@ -112,7 +112,7 @@ def main():
     print("\n".join(lines))
 
 
-# glibc's environment names for what repalign::malloc::tune_for_tensors sets with mallopt.
+# glibc's environment names for what malloc::tune_for_tensors in the repalign binary and bench_step sets with mallopt.
 TUNED_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30),
                 "MALLOC_TOP_PAD_": str(256 << 20)}
 
