@@ -11,7 +11,7 @@ use burn::tensor::{Device, Tensor, module, ops::MaxPoolOptions};
 
 use super::Teacher;
 use super::heads::{MlpLayout, PooledMlp};
-use super::layers::{Activation, Conv2d, ConvSpec};
+use super::layers::{Activation, Conv2d, ConvNormAct, ConvSpec};
 use super::registry::Family;
 use crate::error::{Error, Result};
 use crate::preprocess::Normalize;
@@ -47,24 +47,17 @@ fn feature_side(side: usize) -> Option<usize> {
     Some(n)
 }
 
-/// A `features` conv and the in-place ReLU after it.
-#[derive(Debug, Clone)]
-struct FeatureConv {
-    conv: Conv2d,
-    relu: String,
-    pool_after: bool,
-}
-
 /// `classifier.{1,4,6}` with in-place ReLUs `classifier.{2,5}` (Dropouts at 0 and 3).
 const ALEXNET_HEAD: MlpLayout = MlpLayout {
-    linears: ["classifier.1", "classifier.4", "classifier.6"],
-    relus: ["classifier.2", "classifier.5"],
+    linears: [1, 4, 6],
+    relus: [2, 5],
 };
 
 /// A torchvision AlexNet teacher (or its feature extractor alone).
 #[derive(Debug, Clone)]
 pub(crate) struct AlexNet {
-    features: Vec<FeatureConv>,
+    /// Each conv of [`FEATURES`] with the in-place ReLU after it.
+    features: Vec<ConvNormAct>,
     classifier: Option<PooledMlp>,
 }
 
@@ -76,22 +69,19 @@ impl AlexNet {
     /// # Errors
     /// Any missing, unexpected or mis-shaped key.
     fn load(mut store: WeightStore, device: &Device) -> Result<Self> {
+        let mut w = store.scope(device);
+        let mut layers = w.at("features");
         let mut features = Vec::new();
-        for (index, in_channels, out_channels, kernel, stride, padding, pool_after) in FEATURES {
+        for (index, in_channels, out_channels, kernel, stride, padding, _) in FEATURES {
             let conv = Conv2d::load(
-                &mut store,
-                device,
-                format!("features.{index}"),
+                layers.at(index),
                 ConvSpec::new(in_channels, out_channels, kernel, padding).stride(stride),
             )?;
-            features.push(FeatureConv {
-                conv,
-                relu: format!("features.{}", index + 1),
-                pool_after,
-            });
+            let relu = (Activation::Relu, layers.path_of(index + 1));
+            features.push(ConvNormAct::new(conv, None, Some(relu)));
         }
         let channels = FEATURES[FEATURES.len() - 1].2;
-        let classifier = PooledMlp::load(&mut store, device, &ALEXNET_HEAD, channels, POOLED)?;
+        let classifier = PooledMlp::load(w.at("classifier"), &ALEXNET_HEAD, channels, POOLED)?;
         store.finish()?;
         Ok(AlexNet { features, classifier })
     }
@@ -144,11 +134,9 @@ impl Teacher for AlexNet {
 
     fn forward(&self, input: Tensor<4>, taps: &mut Taps) {
         let mut x = input;
-        for layer in &self.features {
-            x = layer
-                .conv
-                .forward_in_place(x, Activation::Relu, &layer.relu, taps);
-            if layer.pool_after {
+        for (layer, &(.., pool_after)) in self.features.iter().zip(&FEATURES) {
+            x = layer.forward(x, taps);
+            if pool_after {
                 x = module::max_pool2d(x, MaxPoolOptions::new([3, 3]).with_stride([2, 2]));
             }
         }

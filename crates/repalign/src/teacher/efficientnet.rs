@@ -24,12 +24,12 @@ use burn::tensor::{Device, Tensor, activation, module};
 
 use super::Teacher;
 use super::heads::PooledLinear;
-use super::layers::{Activation, BatchNorm2d, Conv2d, ConvSpec};
+use super::layers::{Activation, Conv2d, ConvNormAct, ConvSpec};
 use super::registry::Family;
 use crate::error::{Error, Result};
 use crate::preprocess::Normalize;
 use crate::taps::Taps;
-use crate::weights::WeightStore;
+use crate::weights::{Scope, WeightStore};
 
 /// torchvision's B0 stages before scaling: expand ratio, kernel, stride, input
 /// channels, output channels, layers.
@@ -179,55 +179,32 @@ impl EfficientNetVariant {
     }
 }
 
-/// Conv (no bias), BatchNorm, optional in-place SiLU: `Conv2dNormActivation`.
-#[derive(Debug, Clone)]
-struct ConvBnAct {
-    conv: Conv2d,
-    norm: BatchNorm2d,
-    /// Path of the in-place SiLU, if any.
-    silu: Option<String>,
-}
-
-impl ConvBnAct {
-    /// Loads `{path}.0` (conv, "same" padding `kernel / 2`) and `{path}.1`; the SiLU is `{path}.2`.
-    fn load(
-        store: &mut WeightStore,
-        device: &Device,
-        path: &str,
-        spec: ConvSpec,
-        eps: f64,
-        silu: bool,
-    ) -> Result<Self> {
-        Ok(ConvBnAct {
-            conv: Conv2d::load(store, device, format!("{path}.0"), spec.without_bias())?,
-            norm: BatchNorm2d::load(store, device, format!("{path}.1"), spec.out_channels, eps)?,
-            silu: silu.then(|| format!("{path}.2")),
-        })
-    }
-
-    fn forward(&self, x: Tensor<4>, taps: &mut Taps) -> Tensor<4> {
-        let x = self.conv.forward(x, taps);
-        match &self.silu {
-            Some(path) => self.norm.forward_in_place(x, Activation::Silu, path, taps),
-            None => self.norm.forward(x, taps),
-        }
-    }
+/// Conv (no bias, "same" padding `kernel / 2` in the spec), BatchNorm, in-place SiLU:
+/// torchvision's `Conv2dNormActivation`.
+fn conv_bn_silu(w: Scope<'_>, spec: ConvSpec, eps: f64) -> Result<ConvNormAct> {
+    ConvNormAct::load_torchvision(w, spec, eps, Some(Activation::Silu))
 }
 
 /// torchvision's `SqueezeExcitation` with `activation=SiLU(inplace=True)`.
 #[derive(Debug, Clone)]
 struct SqueezeExcitation {
-    fc1: Conv2d,
+    /// `fc1` and the in-place SiLU `activation`.
+    fc1: ConvNormAct,
     fc2: Conv2d,
-    activation_path: String,
 }
 
 impl SqueezeExcitation {
+    fn load(mut w: Scope<'_>, c: BlockConfig) -> Result<Self> {
+        let fc1 = Conv2d::load(w.at("fc1"), ConvSpec::new(c.expanded, c.squeeze, 1, 0))?;
+        Ok(SqueezeExcitation {
+            fc1: ConvNormAct::new(fc1, None, Some((Activation::Silu, w.path_of("activation")))),
+            fc2: Conv2d::load(w.at("fc2"), ConvSpec::new(c.squeeze, c.expanded, 1, 0))?,
+        })
+    }
+
     fn forward(&self, x: Tensor<4>, taps: &mut Taps) -> Tensor<4> {
         let scale = module::adaptive_avg_pool2d(x.clone(), [1, 1]);
-        let scale = self
-            .fc1
-            .forward_in_place(scale, Activation::Silu, &self.activation_path, taps);
+        let scale = self.fc1.forward(scale, taps);
         let scale = activation::sigmoid(self.fc2.forward(scale, taps));
         scale * x
     }
@@ -236,73 +213,47 @@ impl SqueezeExcitation {
 /// torchvision's `MBConv`.
 #[derive(Debug, Clone)]
 struct MbConv {
-    expand: Option<ConvBnAct>,
-    depthwise: ConvBnAct,
+    expand: Option<ConvNormAct>,
+    depthwise: ConvNormAct,
     se: SqueezeExcitation,
-    project: Conv2d,
-    project_norm: BatchNorm2d,
+    /// The projection `Conv2dNormActivation`, without activation.
+    project: ConvNormAct,
     residual: bool,
 }
 
 impl MbConv {
-    fn load(store: &mut WeightStore, device: &Device, path: &str, c: BlockConfig, eps: f64) -> Result<Self> {
-        let mut index = 0;
-        let mut next = || {
-            index += 1;
-            format!("{path}.block.{}", index - 1)
-        };
+    fn load(mut w: Scope<'_>, c: BlockConfig, eps: f64) -> Result<Self> {
+        let mut block = w.at("block");
         let expand = if c.expanded != c.input {
-            Some(ConvBnAct::load(
-                store,
-                device,
-                &next(),
+            Some(conv_bn_silu(
+                block.at(0),
                 ConvSpec::new(c.input, c.expanded, 1, 0),
                 eps,
-                true,
             )?)
         } else {
             None
         };
-        let depthwise = ConvBnAct::load(
-            store,
-            device,
-            &next(),
+        // Sequential indices shift by one when there is an expansion conv.
+        let index = usize::from(expand.is_some());
+        let depthwise = conv_bn_silu(
+            block.at(index),
             ConvSpec::new(c.expanded, c.expanded, c.kernel, c.kernel / 2)
                 .stride(c.stride)
                 .groups(c.expanded),
             eps,
-            true,
         )?;
-        let se_path = next();
-        let se = SqueezeExcitation {
-            fc1: Conv2d::load(
-                store,
-                device,
-                format!("{se_path}.fc1"),
-                ConvSpec::new(c.expanded, c.squeeze, 1, 0),
-            )?,
-            fc2: Conv2d::load(
-                store,
-                device,
-                format!("{se_path}.fc2"),
-                ConvSpec::new(c.squeeze, c.expanded, 1, 0),
-            )?,
-            activation_path: format!("{se_path}.activation"),
-        };
-        let project_path = next();
-        let project = Conv2d::load(
-            store,
-            device,
-            format!("{project_path}.0"),
-            ConvSpec::new(c.expanded, c.output, 1, 0).without_bias(),
+        let se = SqueezeExcitation::load(block.at(index + 1), c)?;
+        let project = ConvNormAct::load_torchvision(
+            block.at(index + 2),
+            ConvSpec::new(c.expanded, c.output, 1, 0),
+            eps,
+            None,
         )?;
-        let project_norm = BatchNorm2d::load(store, device, format!("{project_path}.1"), c.output, eps)?;
         Ok(MbConv {
             expand,
             depthwise,
             se,
             project,
-            project_norm,
             residual: c.stride == 1 && c.input == c.output,
         })
     }
@@ -314,11 +265,10 @@ impl MbConv {
         }
         let x = self.depthwise.forward(x, taps);
         let x = self.se.forward(x, taps);
-        let x = self.project.forward(x, taps);
         if self.residual {
-            self.project_norm.forward_add_in_place(x, input, taps)
+            self.project.forward_add_in_place(x, input, taps)
         } else {
-            self.project_norm.forward(x, taps)
+            self.project.forward(x, taps)
         }
     }
 }
@@ -328,9 +278,9 @@ impl MbConv {
 pub(crate) struct EfficientNet {
     variant: EfficientNetVariant,
     name: String,
-    stem: ConvBnAct,
+    stem: ConvNormAct,
     blocks: Vec<MbConv>,
-    head: ConvBnAct,
+    head: ConvNormAct,
     classifier: Option<PooledLinear>,
 }
 
@@ -343,33 +293,23 @@ impl EfficientNet {
     /// Any missing, unexpected or mis-shaped key.
     fn load(variant: EfficientNetVariant, mut store: WeightStore, device: &Device) -> Result<Self> {
         let eps = variant.eps();
-        let stem = ConvBnAct::load(
-            &mut store,
-            device,
-            "features.0",
+        let mut w = store.scope(device);
+        let mut features = w.at("features");
+        let stem = conv_bn_silu(
+            features.at(0),
             ConvSpec::new(3, variant.stem(), 3, 1).stride(2),
             eps,
-            true,
         )?;
         let mut blocks = Vec::new();
         let mut channels = variant.stem();
         for (s, stage) in variant.stages().into_iter().enumerate() {
             for (b, config) in stage.into_iter().enumerate() {
-                let path = format!("features.{}.{b}", s + 1);
-                blocks.push(MbConv::load(&mut store, device, &path, config, eps)?);
+                blocks.push(MbConv::load(features.at(s + 1).at(b), config, eps)?);
                 channels = config.output;
             }
         }
-        let head = ConvBnAct::load(
-            &mut store,
-            device,
-            "features.8",
-            ConvSpec::new(channels, variant.head(), 1, 0),
-            eps,
-            true,
-        )?;
-        let classifier =
-            PooledLinear::load(&mut store, device, "classifier.", "classifier.1", variant.head())?;
+        let head = conv_bn_silu(features.at(8), ConvSpec::new(channels, variant.head(), 1, 0), eps)?;
+        let classifier = PooledLinear::load(&mut w, "classifier", "classifier.1", variant.head())?;
         store.finish()?;
         Ok(EfficientNet {
             variant,

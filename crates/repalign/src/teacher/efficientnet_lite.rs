@@ -28,7 +28,7 @@ use super::registry::Family;
 use crate::error::{Error, Result};
 use crate::preprocess::Normalize;
 use crate::taps::Taps;
-use crate::weights::WeightStore;
+use crate::weights::{Scope, WeightStore};
 
 /// The package's `efficientnet_lite` block strings: repeats, kernel, stride, expand
 /// ratio, input filters, output filters.
@@ -148,9 +148,7 @@ struct SameConv {
 
 impl SameConv {
     fn load(
-        store: &mut WeightStore,
-        device: &Device,
-        path: String,
+        w: Scope<'_>,
         (input, output, kernel, stride, groups): (usize, usize, usize, usize, usize),
     ) -> Result<Self> {
         let spec = ConvSpec::new(input, output, kernel, 0)
@@ -158,7 +156,7 @@ impl SameConv {
             .groups(groups)
             .without_bias();
         Ok(SameConv {
-            conv: Conv2d::load(store, device, path, spec)?,
+            conv: Conv2d::load(w, spec)?,
             kernel,
             stride,
         })
@@ -196,17 +194,12 @@ struct LiteBlock {
 }
 
 impl LiteBlock {
-    fn load(store: &mut WeightStore, device: &Device, path: &str, c: BlockConfig) -> Result<Self> {
+    fn load(mut w: Scope<'_>, c: BlockConfig) -> Result<Self> {
         let hidden = c.input * c.expand_ratio;
         let expand = if c.expand_ratio != 1 {
             Some((
-                SameConv::load(
-                    store,
-                    device,
-                    format!("{path}._expand_conv"),
-                    (c.input, hidden, 1, 1, 1),
-                )?,
-                BatchNorm2d::load(store, device, format!("{path}._bn0"), hidden, EPS)?,
+                SameConv::load(w.at("_expand_conv"), (c.input, hidden, 1, 1, 1))?,
+                BatchNorm2d::load(w.at("_bn0"), hidden, EPS)?,
             ))
         } else {
             None
@@ -214,20 +207,13 @@ impl LiteBlock {
         Ok(LiteBlock {
             expand,
             depthwise: SameConv::load(
-                store,
-                device,
-                format!("{path}._depthwise_conv"),
+                w.at("_depthwise_conv"),
                 (hidden, hidden, c.kernel, c.stride, hidden),
             )?,
-            depthwise_norm: BatchNorm2d::load(store, device, format!("{path}._bn1"), hidden, EPS)?,
-            project: SameConv::load(
-                store,
-                device,
-                format!("{path}._project_conv"),
-                (hidden, c.output, 1, 1, 1),
-            )?,
-            project_norm: BatchNorm2d::load(store, device, format!("{path}._bn2"), c.output, EPS)?,
-            relu_path: format!("{path}._swish"),
+            depthwise_norm: BatchNorm2d::load(w.at("_bn1"), hidden, EPS)?,
+            project: SameConv::load(w.at("_project_conv"), (hidden, c.output, 1, 1, 1))?,
+            project_norm: BatchNorm2d::load(w.at("_bn2"), c.output, EPS)?,
+            relu_path: w.path_of("_swish"),
             skip: c.stride == 1 && c.input == c.output,
         })
     }
@@ -266,22 +252,18 @@ impl EfficientNetLite {
     /// # Errors
     /// Any missing, unexpected or mis-shaped key.
     fn load(variant: EfficientNetLiteVariant, mut store: WeightStore, device: &Device) -> Result<Self> {
-        let stem = SameConv::load(&mut store, device, "_conv_stem".into(), (3, STEM, 3, 2, 1))?;
-        let stem_norm = BatchNorm2d::load(&mut store, device, "_bn0".into(), STEM, EPS)?;
+        let mut w = store.scope(device);
+        let stem = SameConv::load(w.at("_conv_stem"), (3, STEM, 3, 2, 1))?;
+        let stem_norm = BatchNorm2d::load(w.at("_bn0"), STEM, EPS)?;
         let mut blocks = Vec::new();
         let mut channels = STEM;
         for (n, config) in variant.blocks().into_iter().enumerate() {
-            blocks.push(LiteBlock::load(
-                &mut store,
-                device,
-                &format!("_blocks.{n}"),
-                config,
-            )?);
+            blocks.push(LiteBlock::load(w.at("_blocks").at(n), config)?);
             channels = config.output;
         }
-        let head = SameConv::load(&mut store, device, "_conv_head".into(), (channels, HEAD, 1, 1, 1))?;
-        let head_norm = BatchNorm2d::load(&mut store, device, "_bn1".into(), HEAD, EPS)?;
-        let fc = PooledLinear::load(&mut store, device, "_fc.", "_fc", HEAD)?;
+        let head = SameConv::load(w.at("_conv_head"), (channels, HEAD, 1, 1, 1))?;
+        let head_norm = BatchNorm2d::load(w.at("_bn1"), HEAD, EPS)?;
+        let fc = PooledLinear::load(&mut w, "_fc", "_fc", HEAD)?;
         store.finish()?;
         Ok(EfficientNetLite {
             variant,
@@ -393,7 +375,7 @@ mod tests {
         let device = Device::default();
         let mut store =
             WeightStore::from_tensors("t", [("c.weight".to_owned(), vec![1, 1, 5, 5], vec![0.0; 25])]);
-        let conv = SameConv::load(&mut store, &device, "c".into(), (1, 1, 5, 2, 1)).unwrap();
+        let conv = SameConv::load(store.scope(&device).at("c"), (1, 1, 5, 2, 1)).unwrap();
         assert_eq!(conv.padding(224), (1, 2));
         assert_eq!(conv.padding(65), (2, 2));
         assert_eq!(conv.padding(1), (2, 2));

@@ -4,11 +4,11 @@
 //! Weights are plain constant tensors (not `Param`s): the teacher never trains, so
 //! burn's autodiff records no gradient work for them, only for the input.
 
-use burn::tensor::{Device, Tensor, activation, module, ops::ConvOptions};
+use burn::tensor::{Tensor, activation, module, ops::ConvOptions};
 
 use crate::error::Result;
 use crate::taps::{LayerKind, Taps};
-use crate::weights::WeightStore;
+use crate::weights::Scope;
 
 /// `nn.Conv2d`.
 #[derive(Debug, Clone)]
@@ -65,36 +65,28 @@ impl ConvSpec {
         self.bias = false;
         self
     }
-
-    /// Explicit `(begin, end)` padding for height and width.
-    #[allow(dead_code)] // no teacher on this branch pads asymmetrically at load time
-    pub fn padding_pairs(mut self, padding: [(usize, usize); 2]) -> Self {
-        self.padding = padding;
-        self
-    }
 }
 
 impl Conv2d {
-    /// Takes `{path}.weight` (and `{path}.bias`) from the store.
-    pub fn load(store: &mut WeightStore, device: &Device, path: String, spec: ConvSpec) -> Result<Self> {
-        let weight = store.take(
-            &format!("{path}.weight"),
+    /// Takes `weight` (and `bias`) of the module `w`.
+    pub fn load(mut w: Scope<'_>, spec: ConvSpec) -> Result<Self> {
+        let weight = w.take(
+            "weight",
             [
                 spec.out_channels,
                 spec.in_channels / spec.groups,
                 spec.kernel,
                 spec.kernel,
             ],
-            device,
         )?;
         let bias = if spec.bias {
-            Some(store.take(&format!("{path}.bias"), [spec.out_channels], device)?)
+            Some(w.take("bias", [spec.out_channels])?)
         } else {
             None
         };
         let options = ConvOptions::new_with_padding([spec.stride; 2], spec.padding, [1, 1], spec.groups);
         Ok(Conv2d {
-            path,
+            path: w.path().to_owned(),
             weight,
             bias,
             options,
@@ -151,19 +143,15 @@ pub(crate) struct Linear {
 }
 
 impl Linear {
-    /// Takes `{path}.weight` `(out, in)` and `{path}.bias` from the store.
-    pub fn load(
-        store: &mut WeightStore,
-        device: &Device,
-        path: String,
-        in_features: usize,
-        out_features: usize,
-    ) -> Result<Self> {
-        let weight = store
-            .take(&format!("{path}.weight"), [out_features, in_features], device)?
-            .transpose();
-        let bias = Some(store.take(&format!("{path}.bias"), [out_features], device)?);
-        Ok(Linear { path, weight, bias })
+    /// Takes `weight` `(out, in)` and `bias` of the module `w`.
+    pub fn load(mut w: Scope<'_>, in_features: usize, out_features: usize) -> Result<Self> {
+        let weight = w.take("weight", [out_features, in_features])?.transpose();
+        let bias = Some(w.take("bias", [out_features])?);
+        Ok(Linear {
+            path: w.path().to_owned(),
+            weight,
+            bias,
+        })
     }
 
     fn apply<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
@@ -205,23 +193,18 @@ pub(crate) struct BatchNorm2d {
 }
 
 impl BatchNorm2d {
-    /// Takes the four statistics tensors of `path` (and skips `num_batches_tracked`).
-    pub fn load(
-        store: &mut WeightStore,
-        device: &Device,
-        path: String,
-        channels: usize,
-        eps: f64,
-    ) -> Result<Self> {
-        let gamma = store.take(&format!("{path}.weight"), [channels], device)?;
-        let beta = store.take(&format!("{path}.bias"), [channels], device)?;
-        let mean = store.take(&format!("{path}.running_mean"), [channels], device)?;
-        let var = store.take(&format!("{path}.running_var"), [channels], device)?;
-        store.skip(&format!("{path}.num_batches_tracked"));
+    /// Takes the four statistics tensors of the module `w` (and skips
+    /// `num_batches_tracked`).
+    pub fn load(mut w: Scope<'_>, channels: usize, eps: f64) -> Result<Self> {
+        let gamma = w.take("weight", [channels])?;
+        let beta = w.take("bias", [channels])?;
+        let mean = w.take("running_mean", [channels])?;
+        let var = w.take("running_var", [channels])?;
+        w.skip("num_batches_tracked");
         let scale = gamma / (var + eps).sqrt();
         let shift = beta - mean * scale.clone();
         Ok(BatchNorm2d {
-            path,
+            path: w.path().to_owned(),
             scale: scale.reshape([1, channels as i64, 1, 1]),
             shift: shift.reshape([1, channels as i64, 1, 1]),
         })
@@ -346,12 +329,79 @@ impl BatchNorm2d {
     }
 }
 
-impl BatchNorm2d {
-    /// Normalises, then adds `residual` the way PyTorch's `out += identity` does: in
-    /// place on the BatchNorm's output, so its tap holds the sum.
-    pub fn forward_add_in_place(&self, input: Tensor<4>, residual: Tensor<4>, taps: &mut Taps) -> Tensor<4> {
-        let output = self.apply(input) + residual;
-        taps.record(&self.path, LayerKind::Norm, &output);
+/// A convolution, an optional BatchNorm and an optional activation that PyTorch runs
+/// *in place* (`inplace=True`), each with its own tap: VGG's and AlexNet's
+/// `features`, SqueezeNet's Fire convs, ResNet's conv-bn-relu, torchvision's
+/// `Conv2dNormActivation` (MobileNetV2, EfficientNet).
+///
+/// Because the activation is in place, the tap of the layer before it (the norm, or
+/// the conv when there is none) holds the activated values; see
+/// [`Conv2d::forward_in_place`].
+#[derive(Debug, Clone)]
+pub(crate) struct ConvNormAct {
+    conv: Conv2d,
+    norm: Option<BatchNorm2d>,
+    /// The activation and its module's path (its tap name).
+    activation: Option<(Activation, String)>,
+}
+
+impl ConvNormAct {
+    /// The layers as loaded (each from its own path).
+    pub fn new(conv: Conv2d, norm: Option<BatchNorm2d>, activation: Option<(Activation, String)>) -> Self {
+        ConvNormAct {
+            conv,
+            norm,
+            activation,
+        }
+    }
+
+    /// torchvision's `Conv2dNormActivation` at `w`: the conv (no bias) at `0`, the
+    /// BatchNorm at `1`, the activation, if any, at `2`.
+    pub fn load_torchvision(
+        mut w: Scope<'_>,
+        spec: ConvSpec,
+        eps: f64,
+        activation: Option<Activation>,
+    ) -> Result<Self> {
+        let conv = Conv2d::load(w.at(0), spec.without_bias())?;
+        let norm = BatchNorm2d::load(w.at(1), spec.out_channels, eps)?;
+        let activation = activation.map(|activation| (activation, w.path_of(2)));
+        Ok(ConvNormAct::new(conv, Some(norm), activation))
+    }
+
+    /// Runs the layers, recording each.
+    pub fn forward(&self, x: Tensor<4>, taps: &mut Taps) -> Tensor<4> {
+        match (&self.norm, &self.activation) {
+            (None, None) => self.conv.forward(x, taps),
+            (None, Some((activation, path))) => self.conv.forward_in_place(x, *activation, path, taps),
+            (Some(norm), None) => norm.forward(self.conv.forward(x, taps), taps),
+            (Some(norm), Some((activation, path))) => {
+                let x = self.conv.forward(x, taps);
+                norm.forward_in_place(x, *activation, path, taps)
+            }
+        }
+    }
+
+    /// Runs the layers, then adds `residual` the way torchvision's `result += input`
+    /// does: in place on the output, so every tap that holds it (the norm's, or the
+    /// conv's when there is none, and the activation's) holds the sum.
+    pub fn forward_add_in_place(&self, x: Tensor<4>, residual: Tensor<4>, taps: &mut Taps) -> Tensor<4> {
+        let mut output = self.conv.forward_untapped(x);
+        if let Some(norm) = &self.norm {
+            self.conv.record(&output, taps);
+            output = norm.forward_untapped(output);
+        }
+        if let Some((activation, _)) = &self.activation {
+            output = activation.apply(output);
+        }
+        let output = output + residual;
+        match &self.norm {
+            Some(norm) => norm.record(&output, taps),
+            None => self.conv.record(&output, taps),
+        }
+        if let Some((activation, path)) = &self.activation {
+            taps.record(path, activation.kind(), &output);
+        }
         output
     }
 }

@@ -16,12 +16,12 @@ use burn::tensor::{Device, Tensor};
 
 use super::Teacher;
 use super::heads::PooledLinear;
-use super::layers::{Activation, BatchNorm2d, Conv2d, ConvSpec};
+use super::layers::{Activation, BatchNorm2d, Conv2d, ConvNormAct, ConvSpec};
 use super::registry::Family;
 use crate::error::Result;
 use crate::preprocess::Normalize;
 use crate::taps::Taps;
-use crate::weights::WeightStore;
+use crate::weights::{Scope, WeightStore};
 
 /// torchvision's `inverted_residual_setting`: expand ratio t, output channels c,
 /// repeats n, first stride s.
@@ -39,81 +39,50 @@ const HEAD: usize = 1280;
 const EPS: f64 = 1e-5;
 
 /// Conv (no bias), BatchNorm, in-place ReLU6: torchvision's `Conv2dNormActivation`.
-#[derive(Debug, Clone)]
-struct ConvBnRelu6 {
-    conv: Conv2d,
-    norm: BatchNorm2d,
-    relu_path: String,
-}
-
-impl ConvBnRelu6 {
-    /// Loads `{path}.0` (conv) and `{path}.1` (BatchNorm); the ReLU6 is `{path}.2`.
-    fn load(store: &mut WeightStore, device: &Device, path: &str, spec: ConvSpec) -> Result<Self> {
-        let out = spec.out_channels;
-        Ok(ConvBnRelu6 {
-            conv: Conv2d::load(store, device, format!("{path}.0"), spec.without_bias())?,
-            norm: BatchNorm2d::load(store, device, format!("{path}.1"), out, EPS)?,
-            relu_path: format!("{path}.2"),
-        })
-    }
-
-    fn forward(&self, x: Tensor<4>, taps: &mut Taps) -> Tensor<4> {
-        let x = self.conv.forward(x, taps);
-        self.norm
-            .forward_in_place(x, Activation::Relu6, &self.relu_path, taps)
-    }
+fn conv_bn_relu6(w: Scope<'_>, spec: ConvSpec) -> Result<ConvNormAct> {
+    ConvNormAct::load_torchvision(w, spec, EPS, Some(Activation::Relu6))
 }
 
 /// torchvision's `InvertedResidual`.
 #[derive(Debug, Clone)]
 struct InvertedResidual {
-    expand: Option<ConvBnRelu6>,
-    depthwise: ConvBnRelu6,
-    project: Conv2d,
-    project_norm: BatchNorm2d,
+    expand: Option<ConvNormAct>,
+    depthwise: ConvNormAct,
+    /// The projection conv and its BatchNorm, no activation.
+    project: ConvNormAct,
     residual: bool,
 }
 
 impl InvertedResidual {
     fn load(
-        store: &mut WeightStore,
-        device: &Device,
-        path: &str,
+        mut w: Scope<'_>,
         (input, output, stride, expand_ratio): (usize, usize, usize, usize),
     ) -> Result<Self> {
+        let mut conv = w.at("conv");
         let hidden = input * expand_ratio;
-        // Sequential indices shift by one when there is an expansion conv.
-        let mut index = 0;
         let expand = if expand_ratio != 1 {
-            index += 1;
-            Some(ConvBnRelu6::load(
-                store,
-                device,
-                &format!("{path}.conv.0"),
-                ConvSpec::new(input, hidden, 1, 0),
-            )?)
+            Some(conv_bn_relu6(conv.at(0), ConvSpec::new(input, hidden, 1, 0))?)
         } else {
             None
         };
-        let depthwise = ConvBnRelu6::load(
-            store,
-            device,
-            &format!("{path}.conv.{index}"),
+        // Sequential indices shift by one when there is an expansion conv.
+        let index = usize::from(expand.is_some());
+        let depthwise = conv_bn_relu6(
+            conv.at(index),
             ConvSpec::new(hidden, hidden, 3, 1).stride(stride).groups(hidden),
         )?;
-        let project = Conv2d::load(
-            store,
-            device,
-            format!("{path}.conv.{}", index + 1),
-            ConvSpec::new(hidden, output, 1, 0).without_bias(),
-        )?;
-        let project_norm =
-            BatchNorm2d::load(store, device, format!("{path}.conv.{}", index + 2), output, EPS)?;
+        let project = ConvNormAct::new(
+            Conv2d::load(
+                conv.at(index + 1),
+                ConvSpec::new(hidden, output, 1, 0).without_bias(),
+            )?,
+            Some(BatchNorm2d::load(conv.at(index + 2), output, EPS)?),
+            None,
+        );
         Ok(InvertedResidual {
             expand,
             depthwise,
             project,
-            project_norm,
             residual: stride == 1 && input == output,
         })
     }
@@ -125,7 +94,6 @@ impl InvertedResidual {
         }
         let x = self.depthwise.forward(x, taps);
         let x = self.project.forward(x, taps);
-        let x = self.project_norm.forward(x, taps);
         if self.residual { input + x } else { x }
     }
 }
@@ -133,9 +101,9 @@ impl InvertedResidual {
 /// A torchvision MobileNetV2 teacher.
 #[derive(Debug, Clone)]
 pub(crate) struct MobileNetV2 {
-    stem: ConvBnRelu6,
+    stem: ConvNormAct,
     blocks: Vec<InvertedResidual>,
-    head: ConvBnRelu6,
+    head: ConvNormAct,
     classifier: Option<PooledLinear>,
 }
 
@@ -147,34 +115,23 @@ impl MobileNetV2 {
     /// # Errors
     /// Any missing, unexpected or mis-shaped key.
     fn load(mut store: WeightStore, device: &Device) -> Result<Self> {
-        let stem = ConvBnRelu6::load(
-            &mut store,
-            device,
-            "features.0",
-            ConvSpec::new(3, STEM, 3, 1).stride(2),
-        )?;
+        let mut w = store.scope(device);
+        let mut features = w.at("features");
+        let stem = conv_bn_relu6(features.at(0), ConvSpec::new(3, STEM, 3, 1).stride(2))?;
         let mut blocks = Vec::new();
         let mut channels = STEM;
         for (expand_ratio, output, repeats, stride) in SETTING {
             for i in 0..repeats {
                 let stride = if i == 0 { stride } else { 1 };
-                let path = format!("features.{}", blocks.len() + 1);
                 blocks.push(InvertedResidual::load(
-                    &mut store,
-                    device,
-                    &path,
+                    features.at(blocks.len() + 1),
                     (channels, output, stride, expand_ratio),
                 )?);
                 channels = output;
             }
         }
-        let head = ConvBnRelu6::load(
-            &mut store,
-            device,
-            &format!("features.{}", blocks.len() + 1),
-            ConvSpec::new(channels, HEAD, 1, 0),
-        )?;
-        let classifier = PooledLinear::load(&mut store, device, "classifier.", "classifier.1", HEAD)?;
+        let head = conv_bn_relu6(features.at(blocks.len() + 1), ConvSpec::new(channels, HEAD, 1, 0))?;
+        let classifier = PooledLinear::load(&mut w, "classifier", "classifier.1", HEAD)?;
         store.finish()?;
         Ok(MobileNetV2 {
             stem,

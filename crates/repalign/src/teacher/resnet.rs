@@ -13,12 +13,12 @@
 use burn::tensor::{Device, Tensor, module, ops::MaxPoolOptions};
 
 use super::Teacher;
-use super::layers::{Activation, BatchNorm2d, Conv2d, ConvSpec, Linear};
+use super::layers::{Activation, BatchNorm2d, Conv2d, ConvNormAct, ConvSpec, Linear};
 use super::registry::Family;
 use crate::error::{Error, Result};
 use crate::preprocess::Normalize;
 use crate::taps::Taps;
-use crate::weights::WeightStore;
+use crate::weights::{Scope, WeightStore};
 
 /// BatchNorm epsilon (PyTorch's default).
 const EPS: f64 = 1e-5;
@@ -98,122 +98,115 @@ impl ResNetVariant {
     }
 }
 
-/// `downsample`: a strided 1x1 conv (`downsample.0`) and BatchNorm (`downsample.1`)
-/// that bring the block input to the block output's shape.
-#[derive(Debug, Clone)]
-struct Downsample {
-    conv: Conv2d,
-    bn: BatchNorm2d,
+/// The bias-free conv `conv` of `w` and the BatchNorm `bn` after it.
+fn conv_bn(w: &mut Scope<'_>, conv: &str, bn: &str, spec: ConvSpec) -> Result<(Conv2d, BatchNorm2d)> {
+    Ok((
+        Conv2d::load(w.at(conv), spec.without_bias())?,
+        BatchNorm2d::load(w.at(bn), spec.out_channels, EPS)?,
+    ))
 }
 
-/// A `BasicBlock` (no `conv3`) or `Bottleneck` (with `conv3`/`bn3`).
+/// A conv and BatchNorm followed by the in-place ReLU `relu`.
+fn with_relu((conv, bn): (Conv2d, BatchNorm2d), relu: &str) -> ConvNormAct {
+    ConvNormAct::new(conv, Some(bn), Some((Activation::Relu, relu.to_owned())))
+}
+
+/// A `BasicBlock` (`conv1`/`bn1`, `conv2`/`bn2`) or `Bottleneck` (and `conv3`/`bn3`).
 #[derive(Debug, Clone)]
 struct Block {
-    conv1: Conv2d,
-    bn1: BatchNorm2d,
-    conv2: Conv2d,
-    bn2: BatchNorm2d,
-    conv3: Option<(Conv2d, BatchNorm2d)>,
-    downsample: Option<Downsample>,
+    /// `conv1`, `bn1` and `relu`.
+    first: ConvNormAct,
+    /// A Bottleneck's `conv2`, `bn2` and `relu`.
+    middle: Option<ConvNormAct>,
+    /// The last conv and BatchNorm, whose output `out += identity; relu(out)`
+    /// overwrites.
+    last: (Conv2d, BatchNorm2d),
+    /// `downsample`: a strided 1x1 conv (`downsample.0`) and BatchNorm
+    /// (`downsample.1`) that bring the block input to the block output's shape.
+    downsample: Option<(Conv2d, BatchNorm2d)>,
     /// Path of the block's one `ReLU(inplace=True)` module, called after every
     /// BatchNorm but the last and after the residual sum.
     relu: String,
 }
 
 impl Block {
-    /// Loads block `path` taking `in_channels`; `stride` applies in the 3x3 conv
+    /// Loads the block `w` taking `in_channels`; `stride` applies in the 3x3 conv
     /// (torchvision's "ResNet v1.5").
     fn load(
-        store: &mut WeightStore,
-        device: &Device,
-        path: &str,
+        mut w: Scope<'_>,
         block: ResNetBlock,
         in_channels: usize,
         planes: usize,
         stride: usize,
     ) -> Result<Self> {
         let out_channels = planes * block.expansion();
-        let conv = |store: &mut WeightStore, name: &str, spec: ConvSpec| {
-            Conv2d::load(store, device, format!("{path}.{name}"), spec.without_bias())
-        };
-        let bn = |store: &mut WeightStore, name: &str, channels: usize| {
-            BatchNorm2d::load(store, device, format!("{path}.{name}"), channels, EPS)
-        };
-        let (conv1, bn1, conv2, bn2, conv3) = match block {
+        let relu = w.path_of("relu");
+        let (first, middle, last) = match block {
             ResNetBlock::Basic => (
-                conv(
-                    store,
+                conv_bn(
+                    &mut w,
                     "conv1",
+                    "bn1",
                     ConvSpec::new(in_channels, planes, 3, 1).stride(stride),
                 )?,
-                bn(store, "bn1", planes)?,
-                conv(store, "conv2", ConvSpec::new(planes, planes, 3, 1))?,
-                bn(store, "bn2", planes)?,
                 None,
+                conv_bn(&mut w, "conv2", "bn2", ConvSpec::new(planes, planes, 3, 1))?,
             ),
             ResNetBlock::Bottleneck => (
-                conv(store, "conv1", ConvSpec::new(in_channels, planes, 1, 0))?,
-                bn(store, "bn1", planes)?,
-                conv(store, "conv2", ConvSpec::new(planes, planes, 3, 1).stride(stride))?,
-                bn(store, "bn2", planes)?,
-                Some((
-                    conv(store, "conv3", ConvSpec::new(planes, out_channels, 1, 0))?,
-                    bn(store, "bn3", out_channels)?,
-                )),
+                conv_bn(&mut w, "conv1", "bn1", ConvSpec::new(in_channels, planes, 1, 0))?,
+                Some(conv_bn(
+                    &mut w,
+                    "conv2",
+                    "bn2",
+                    ConvSpec::new(planes, planes, 3, 1).stride(stride),
+                )?),
+                conv_bn(&mut w, "conv3", "bn3", ConvSpec::new(planes, out_channels, 1, 0))?,
             ),
         };
         let downsample = if stride != 1 || in_channels != out_channels {
-            Some(Downsample {
-                conv: conv(
-                    store,
-                    "downsample.0",
-                    ConvSpec::new(in_channels, out_channels, 1, 0).stride(stride),
-                )?,
-                bn: bn(store, "downsample.1", out_channels)?,
-            })
+            Some(conv_bn(
+                &mut w,
+                "downsample.0",
+                "downsample.1",
+                ConvSpec::new(in_channels, out_channels, 1, 0).stride(stride),
+            )?)
         } else {
             None
         };
         Ok(Block {
-            conv1,
-            bn1,
-            conv2,
-            bn2,
-            conv3,
+            first: with_relu(first, &relu),
+            middle: middle.map(|layers| with_relu(layers, &relu)),
+            last,
             downsample,
-            relu: format!("{path}.relu"),
+            relu,
         })
     }
 
     fn forward(&self, x: Tensor<4>, taps: &mut Taps) -> Tensor<4> {
         let relu = Activation::Relu;
-        let out = self.conv1.forward(x.clone(), taps);
-        let out = self.bn1.forward_in_place(out, relu, &self.relu, taps);
-        let out = self.conv2.forward(out, taps);
-        let (last_bn, out) = match &self.conv3 {
-            None => (&self.bn2, out),
-            Some((conv3, bn3)) => {
-                let out = self.bn2.forward_in_place(out, relu, &self.relu, taps);
-                (bn3, conv3.forward(out, taps))
-            }
-        };
+        let mut out = self.first.forward(x.clone(), taps);
+        if let Some(middle) = &self.middle {
+            out = middle.forward(out, taps);
+        }
+        let (last_conv, last_bn) = &self.last;
+        let out = last_conv.forward(out, taps);
         // `out += identity; out = relu(out)` overwrites the last BatchNorm's output, so
         // its tap holds the block output; but the downsample branch is hooked in
         // between. Compute everything first, then record in execution order.
         let out = last_bn.forward_untapped(out);
         let (shortcut, identity) = match &self.downsample {
-            Some(downsample) => {
-                let shortcut = downsample.conv.forward_untapped(x);
-                let identity = downsample.bn.forward_untapped(shortcut.clone());
-                (Some((downsample, shortcut)), identity)
+            Some((conv, bn)) => {
+                let shortcut = conv.forward_untapped(x);
+                let identity = bn.forward_untapped(shortcut.clone());
+                (Some((conv, bn, shortcut)), identity)
             }
             None => (None, x),
         };
         let out = relu.apply(out + identity.clone());
         last_bn.record(&out, taps);
-        if let Some((downsample, shortcut)) = shortcut {
-            downsample.conv.record(&shortcut, taps);
-            downsample.bn.record(&identity, taps);
+        if let Some((conv, bn, shortcut)) = shortcut {
+            conv.record(&shortcut, taps);
+            bn.record(&identity, taps);
         }
         taps.record(&self.relu, relu.kind(), &out);
         out
@@ -224,8 +217,8 @@ impl Block {
 #[derive(Debug, Clone)]
 pub(crate) struct ResNet {
     name: String,
-    conv1: Conv2d,
-    bn1: BatchNorm2d,
+    /// `conv1`, `bn1` and the in-place `relu` (a max-pool follows).
+    stem: ConvNormAct,
     /// `layer1` … `layer4`.
     layers: Vec<Vec<Block>>,
     fc: Linear,
@@ -239,37 +232,37 @@ impl ResNet {
     /// Any missing, unexpected or mis-shaped key.
     fn load(variant: ResNetVariant, mut store: WeightStore, device: &Device) -> Result<Self> {
         let ResNetVariant { block, blocks, .. } = variant;
-        let conv1 = Conv2d::load(
-            &mut store,
-            device,
-            "conv1".into(),
-            ConvSpec::new(3, 64, 7, 3).stride(2).without_bias(),
-        )?;
-        let bn1 = BatchNorm2d::load(&mut store, device, "bn1".into(), 64, EPS)?;
+        let mut w = store.scope(device);
+        let stem = with_relu(
+            conv_bn(&mut w, "conv1", "bn1", ConvSpec::new(3, 64, 7, 3).stride(2))?,
+            "relu",
+        );
         let mut channels = 64;
         let mut layers = Vec::new();
         for (stage, (planes, count)) in PLANES.into_iter().zip(blocks).enumerate() {
             let mut layer = Vec::new();
             for index in 0..count {
                 let stride = if stage > 0 && index == 0 { 2 } else { 1 };
-                let path = format!("layer{}.{index}", stage + 1);
                 layer.push(Block::load(
-                    &mut store, device, &path, block, channels, planes, stride,
+                    w.at(format!("layer{}", stage + 1)).at(index),
+                    block,
+                    channels,
+                    planes,
+                    stride,
                 )?);
                 channels = planes * block.expansion();
             }
             layers.push(layer);
         }
-        let classes = store
+        let classes = w
             .shape("fc.weight")
             .and_then(|s| s.first().copied())
             .unwrap_or(1000);
-        let fc = Linear::load(&mut store, device, "fc".into(), channels, classes)?;
+        let fc = Linear::load(w.at("fc"), channels, classes)?;
         store.finish()?;
         Ok(ResNet {
             name: variant.name(),
-            conv1,
-            bn1,
+            stem,
             layers,
             fc,
         })
@@ -307,8 +300,7 @@ impl Teacher for ResNet {
     }
 
     fn forward(&self, input: Tensor<4>, taps: &mut Taps) {
-        let x = self.conv1.forward(input, taps);
-        let x = self.bn1.forward_in_place(x, Activation::Relu, "relu", taps);
+        let x = self.stem.forward(input, taps);
         let mut x = module::max_pool2d(
             x,
             MaxPoolOptions::new([3, 3])

@@ -10,15 +10,17 @@
 //! ReLU and `AdaptiveAvgPool2d(1)`. A file with only `features.*` keys builds the
 //! feature extractor alone.
 
+use std::fmt;
+
 use burn::tensor::{Device, Tensor, module, ops::MaxPoolOptions};
 
 use super::Teacher;
-use super::layers::{Activation, Conv2d, ConvSpec};
+use super::layers::{Activation, Conv2d, ConvNormAct, ConvSpec};
 use super::registry::Family;
 use crate::error::{Error, Result};
 use crate::preprocess::Normalize;
 use crate::taps::Taps;
-use crate::weights::WeightStore;
+use crate::weights::{Scope, WeightStore};
 
 /// Squeeze width of the eight Fire modules (both versions); each expand branch has
 /// four times as many channels, so a Fire outputs eight times its squeeze width.
@@ -95,60 +97,59 @@ impl SqueezeNetVersion {
     }
 }
 
-/// A `Fire` module at `features.N`.
+/// The conv `name` of `w` with the in-place ReLU `activation` after it.
+fn conv_relu(
+    w: &mut Scope<'_>,
+    name: impl fmt::Display,
+    activation: impl fmt::Display,
+    spec: ConvSpec,
+) -> Result<ConvNormAct> {
+    let conv = Conv2d::load(w.at(name), spec)?;
+    Ok(ConvNormAct::new(
+        conv,
+        None,
+        Some((Activation::Relu, w.path_of(activation))),
+    ))
+}
+
+/// A `Fire` module at `features.N`: each conv with its in-place ReLU
+/// (`squeeze_activation`, …).
 #[derive(Debug, Clone)]
 struct Fire {
-    squeeze: Conv2d,
-    expand1x1: Conv2d,
-    expand3x3: Conv2d,
-    /// `features.N`, the prefix of the three activation paths.
-    path: String,
+    squeeze: ConvNormAct,
+    expand1x1: ConvNormAct,
+    expand3x3: ConvNormAct,
 }
 
 impl Fire {
-    fn load(
-        store: &mut WeightStore,
-        device: &Device,
-        path: String,
-        in_channels: usize,
-        squeeze: usize,
-    ) -> Result<Self> {
+    fn load(mut w: Scope<'_>, in_channels: usize, squeeze: usize) -> Result<Self> {
         let expand = 4 * squeeze;
         Ok(Fire {
-            squeeze: Conv2d::load(
-                store,
-                device,
-                format!("{path}.squeeze"),
+            squeeze: conv_relu(
+                &mut w,
+                "squeeze",
+                "squeeze_activation",
                 ConvSpec::new(in_channels, squeeze, 1, 0),
             )?,
-            expand1x1: Conv2d::load(
-                store,
-                device,
-                format!("{path}.expand1x1"),
+            expand1x1: conv_relu(
+                &mut w,
+                "expand1x1",
+                "expand1x1_activation",
                 ConvSpec::new(squeeze, expand, 1, 0),
             )?,
-            expand3x3: Conv2d::load(
-                store,
-                device,
-                format!("{path}.expand3x3"),
+            expand3x3: conv_relu(
+                &mut w,
+                "expand3x3",
+                "expand3x3_activation",
                 ConvSpec::new(squeeze, expand, 3, 1),
             )?,
-            path,
         })
     }
 
     fn forward(&self, x: Tensor<4>, taps: &mut Taps) -> Tensor<4> {
-        let relu = Activation::Relu;
-        let path = &self.path;
-        let x = self
-            .squeeze
-            .forward_in_place(x, relu, &format!("{path}.squeeze_activation"), taps);
-        let left =
-            self.expand1x1
-                .forward_in_place(x.clone(), relu, &format!("{path}.expand1x1_activation"), taps);
-        let right = self
-            .expand3x3
-            .forward_in_place(x, relu, &format!("{path}.expand3x3_activation"), taps);
+        let x = self.squeeze.forward(x, taps);
+        let left = self.expand1x1.forward(x.clone(), taps);
+        let right = self.expand3x3.forward(x, taps);
         Tensor::cat(vec![left, right], 1)
     }
 }
@@ -163,12 +164,12 @@ enum FeatureLayer {
 #[derive(Debug, Clone)]
 pub(crate) struct SqueezeNet {
     version: SqueezeNetVersion,
-    /// `features.0`, followed by the in-place ReLU `features.1` and a max-pool.
-    stem: Conv2d,
+    /// `features.0` and the in-place ReLU `features.1` (a max-pool follows).
+    stem: ConvNormAct,
     /// `features.3` onwards.
     features: Vec<FeatureLayer>,
-    /// `classifier.1` (`final_conv`), followed by the in-place ReLU `classifier.2`.
-    final_conv: Option<Conv2d>,
+    /// `classifier.1` (`final_conv`) and the in-place ReLU `classifier.2`.
+    final_conv: Option<ConvNormAct>,
 }
 
 impl SqueezeNet {
@@ -179,10 +180,12 @@ impl SqueezeNet {
     /// Any missing, unexpected or mis-shaped key.
     fn load(version: SqueezeNetVersion, mut store: WeightStore, device: &Device) -> Result<Self> {
         let (stem_channels, stem_kernel) = version.stem();
-        let stem = Conv2d::load(
-            &mut store,
-            device,
-            "features.0".into(),
+        let mut w = store.scope(device);
+        let mut layers = w.at("features");
+        let stem = conv_relu(
+            &mut layers,
+            0,
+            1,
             ConvSpec::new(3, stem_channels, stem_kernel, 0).stride(2),
         )?;
         let mut features = Vec::new();
@@ -197,9 +200,7 @@ impl SqueezeNet {
             }
             for width in squeeze.by_ref().take(fires) {
                 features.push(FeatureLayer::Fire(Box::new(Fire::load(
-                    &mut store,
-                    device,
-                    format!("features.{index}"),
+                    layers.at(index),
                     channels,
                     width,
                 )?)));
@@ -207,15 +208,16 @@ impl SqueezeNet {
                 index += 1;
             }
         }
-        let final_conv = if store.keys().any(|k| k.starts_with("classifier.")) {
-            let classes = store
-                .shape("classifier.1.weight")
+        let mut classifier = w.at("classifier");
+        let final_conv = if classifier.has_keys() {
+            let classes = classifier
+                .shape("1.weight")
                 .and_then(|s| s.first().copied())
                 .unwrap_or(1000);
-            Some(Conv2d::load(
-                &mut store,
-                device,
-                "classifier.1".into(),
+            Some(conv_relu(
+                &mut classifier,
+                1,
+                2,
                 ConvSpec::new(channels, classes, 1, 0),
             )?)
         } else {
@@ -289,10 +291,7 @@ impl Teacher for SqueezeNet {
     }
 
     fn forward(&self, input: Tensor<4>, taps: &mut Taps) {
-        let x = self
-            .stem
-            .forward_in_place(input, Activation::Relu, "features.1", taps);
-        let mut x = max_pool(x);
+        let mut x = max_pool(self.stem.forward(input, taps));
         for layer in &self.features {
             x = match layer {
                 FeatureLayer::Fire(fire) => fire.forward(x, taps),
@@ -302,7 +301,7 @@ impl Teacher for SqueezeNet {
         // Dropout (classifier.0) is the identity in eval mode; the average pool after
         // the ReLU records nothing.
         if let Some(final_conv) = &self.final_conv {
-            final_conv.forward_in_place(x, Activation::Relu, "classifier.2", taps);
+            final_conv.forward(x, taps);
         }
     }
 }

@@ -9,7 +9,7 @@ use burn::tensor::{Device, Tensor, module, ops::MaxPoolOptions};
 
 use super::Teacher;
 use super::heads::{MlpLayout, PooledMlp};
-use super::layers::{Activation, BatchNorm2d, Conv2d, ConvSpec};
+use super::layers::{Activation, BatchNorm2d, Conv2d, ConvNormAct, ConvSpec};
 use super::registry::Family;
 use crate::error::{Error, Result};
 use crate::preprocess::Normalize;
@@ -89,36 +89,15 @@ impl VggVariant {
 
 #[derive(Debug, Clone)]
 enum FeatureLayer {
-    Conv(Box<ConvBlock>),
+    /// Conv, optional BatchNorm, in-place ReLU.
+    Conv(Box<ConvNormAct>),
     MaxPool,
-}
-
-/// Conv, optional BatchNorm, in-place ReLU.
-#[derive(Debug, Clone)]
-struct ConvBlock {
-    conv: Conv2d,
-    norm: Option<BatchNorm2d>,
-    relu_path: String,
-}
-
-impl ConvBlock {
-    fn forward(&self, x: Tensor<4>, taps: &mut Taps) -> Tensor<4> {
-        match &self.norm {
-            None => self
-                .conv
-                .forward_in_place(x, Activation::Relu, &self.relu_path, taps),
-            Some(norm) => {
-                let x = self.conv.forward(x, taps);
-                norm.forward_in_place(x, Activation::Relu, &self.relu_path, taps)
-            }
-        }
-    }
 }
 
 /// `classifier.{0,3,6}` with in-place ReLUs `classifier.{1,4}` (Dropouts at 2 and 5).
 const VGG_HEAD: MlpLayout = MlpLayout {
-    linears: ["classifier.0", "classifier.3", "classifier.6"],
-    relus: ["classifier.1", "classifier.4"],
+    linears: [0, 3, 6],
+    relus: [1, 4],
 };
 
 /// A torchvision VGG teacher.
@@ -140,6 +119,8 @@ impl Vgg {
     /// # Errors
     /// Any missing, unexpected or mis-shaped key.
     fn load(variant: VggVariant, mut store: WeightStore, device: &Device) -> Result<Self> {
+        let mut w = store.scope(device);
+        let mut layers = w.at("features");
         let mut features = Vec::new();
         let mut index = 0;
         let mut channels = 3;
@@ -150,35 +131,25 @@ impl Vgg {
                     index += 1;
                 }
                 Some(out) => {
-                    let conv = Conv2d::load(
-                        &mut store,
-                        device,
-                        format!("features.{index}"),
-                        ConvSpec::new(channels, out, 3, 1),
-                    )?;
+                    let conv = Conv2d::load(layers.at(index), ConvSpec::new(channels, out, 3, 1))?;
                     let norm = if variant.batch_norm {
                         index += 1;
-                        Some(BatchNorm2d::load(
-                            &mut store,
-                            device,
-                            format!("features.{index}"),
-                            out,
-                            1e-5,
-                        )?)
+                        Some(BatchNorm2d::load(layers.at(index), out, 1e-5)?)
                     } else {
                         None
                     };
-                    features.push(FeatureLayer::Conv(Box::new(ConvBlock {
+                    let relu = (Activation::Relu, layers.path_of(index + 1));
+                    features.push(FeatureLayer::Conv(Box::new(ConvNormAct::new(
                         conv,
                         norm,
-                        relu_path: format!("features.{}", index + 1),
-                    })));
+                        Some(relu),
+                    ))));
                     index += 2;
                     channels = out;
                 }
             }
         }
-        let classifier = PooledMlp::load(&mut store, device, &VGG_HEAD, channels, POOLED)?;
+        let classifier = PooledMlp::load(w.at("classifier"), &VGG_HEAD, channels, POOLED)?;
         store.finish()?;
         Ok(Vgg {
             name: variant.name(),

@@ -6,13 +6,13 @@
 //! `attn.qkv` Linear (one tap), transformers has three (three taps). The structs here
 //! keep that difference so the taps come out as PyTorch records them.
 
-use burn::tensor::{Device, Tensor, activation, module};
+use burn::tensor::{Tensor, activation, module};
 
 use super::Layout;
 use crate::error::Result;
 use crate::taps::{LayerKind, Taps};
 use crate::teacher::layers::{Activation, Linear};
-use crate::weights::WeightStore;
+use crate::weights::Scope;
 
 /// Every DINOv2 size uses 64 channels per head.
 pub(super) const HEAD_DIM: usize = 64;
@@ -29,10 +29,14 @@ impl LayerNorm {
     /// DINOv2's epsilon in both layouts.
     const EPS: f64 = 1e-6;
 
-    pub fn load(store: &mut WeightStore, device: &Device, path: String, dim: usize) -> Result<Self> {
-        let weight = store.take(&format!("{path}.weight"), [dim], device)?;
-        let bias = store.take(&format!("{path}.bias"), [dim], device)?;
-        Ok(LayerNorm { path, weight, bias })
+    pub fn load(mut w: Scope<'_>, dim: usize) -> Result<Self> {
+        let weight = w.take("weight", [dim])?;
+        let bias = w.take("bias", [dim])?;
+        Ok(LayerNorm {
+            path: w.path().to_owned(),
+            weight,
+            bias,
+        })
     }
 
     pub fn forward(&self, input: Tensor<3>, taps: &mut Taps) -> Tensor<3> {
@@ -67,15 +71,9 @@ struct Attention {
 }
 
 impl Attention {
-    fn load(
-        store: &mut WeightStore,
-        device: &Device,
-        layout: Layout,
-        prefix: &str,
-        dim: usize,
-    ) -> Result<Self> {
-        let mut linear =
-            |name: &str, out: usize| Linear::load(store, device, format!("{prefix}.{name}"), dim, out);
+    /// Takes the projections of the block `w`.
+    fn load(w: &mut Scope<'_>, layout: Layout, dim: usize) -> Result<Self> {
+        let mut linear = |name: &str, out: usize| Linear::load(w.at(name), dim, out);
         let projections = match layout {
             Layout::TorchHub => Projections::Fused {
                 qkv: linear("attn.qkv", 3 * dim)?,
@@ -162,28 +160,18 @@ pub enum Ffn {
 }
 
 impl FeedForward {
-    fn load(
-        store: &mut WeightStore,
-        device: &Device,
-        layout: Layout,
-        prefix: &str,
-        dim: usize,
-        ffn: Ffn,
-    ) -> Result<Self> {
-        let mut linear = |name: &str, inputs: usize, out: usize| {
-            Linear::load(store, device, format!("{prefix}.mlp.{name}"), inputs, out)
-        };
+    /// Takes the MLP `w` (`mlp`).
+    fn load(mut w: Scope<'_>, layout: Layout, dim: usize, ffn: Ffn) -> Result<Self> {
+        let act_path = w.path_of(match layout {
+            Layout::TorchHub => "act",
+            Layout::HuggingFace => "activation",
+        });
+        let mut linear = |name: &str, inputs: usize, out: usize| Linear::load(w.at(name), inputs, out);
         Ok(match (ffn, layout) {
             (Ffn::Mlp(hidden), _) => FeedForward::Mlp {
                 fc1: linear("fc1", dim, hidden)?,
                 fc2: linear("fc2", hidden, dim)?,
-                act_path: format!(
-                    "{prefix}.mlp.{}",
-                    match layout {
-                        Layout::TorchHub => "act",
-                        Layout::HuggingFace => "activation",
-                    }
-                ),
+                act_path,
             },
             (Ffn::SwiGlu(hidden), Layout::TorchHub) => FeedForward::SwiGlu {
                 w12: linear("w12", dim, 2 * hidden)?,
@@ -228,25 +216,18 @@ pub(super) struct Block {
 }
 
 impl Block {
-    /// Takes the block at `prefix` (`blocks.N` or `encoder.layer.N`).
-    pub fn load(
-        store: &mut WeightStore,
-        device: &Device,
-        layout: Layout,
-        prefix: &str,
-        dim: usize,
-        ffn: Ffn,
-    ) -> Result<Self> {
+    /// Takes the block `w` (`blocks.N` or `encoder.layer.N`).
+    pub fn load(mut w: Scope<'_>, layout: Layout, dim: usize, ffn: Ffn) -> Result<Self> {
         let scale_key = |n: usize| match layout {
-            Layout::TorchHub => format!("{prefix}.ls{n}.gamma"),
-            Layout::HuggingFace => format!("{prefix}.layer_scale{n}.lambda1"),
+            Layout::TorchHub => format!("ls{n}.gamma"),
+            Layout::HuggingFace => format!("layer_scale{n}.lambda1"),
         };
-        let norm1 = LayerNorm::load(store, device, format!("{prefix}.norm1"), dim)?;
-        let attention = Attention::load(store, device, layout, prefix, dim)?;
-        let scale1 = store.take(&scale_key(1), [dim], device)?.reshape([1, 1, dim]);
-        let norm2 = LayerNorm::load(store, device, format!("{prefix}.norm2"), dim)?;
-        let mlp = FeedForward::load(store, device, layout, prefix, dim, ffn)?;
-        let scale2 = store.take(&scale_key(2), [dim], device)?.reshape([1, 1, dim]);
+        let norm1 = LayerNorm::load(w.at("norm1"), dim)?;
+        let attention = Attention::load(&mut w, layout, dim)?;
+        let scale1 = w.take(&scale_key(1), [dim])?.reshape([1, 1, dim]);
+        let norm2 = LayerNorm::load(w.at("norm2"), dim)?;
+        let mlp = FeedForward::load(w.at("mlp"), layout, dim, ffn)?;
+        let scale2 = w.take(&scale_key(2), [dim])?.reshape([1, 1, dim]);
         Ok(Block {
             norm1,
             attention,

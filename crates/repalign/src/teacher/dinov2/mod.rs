@@ -232,40 +232,33 @@ impl Dinov2 {
                 "DINOv2 width {dim} is not a multiple of {HEAD_DIM}"
             )));
         }
+        let mut w = store.scope(device);
         let patch_embed = Conv2d::load(
-            &mut store,
-            device,
-            layout.key("patch_embed.proj", "embeddings.patch_embeddings.projection"),
+            w.at(layout.key("patch_embed.proj", "embeddings.patch_embeddings.projection")),
             ConvSpec::new(3, dim, PATCH, 0).stride(PATCH),
         )?;
-        let cls = store.take(
-            &layout.key("cls_token", "embeddings.cls_token"),
-            [1, 1, dim],
-            device,
-        )?;
-        let pos = store.take(
+        let cls = w.take(&layout.key("cls_token", "embeddings.cls_token"), [1, 1, dim])?;
+        let pos = w.take(
             &layout.key("pos_embed", "embeddings.position_embeddings"),
             [1, 1 + grid * grid, dim],
-            device,
         )?;
         let pos_embed = PositionEmbedding::new(pos, grid, dim, config.pos_interpolation());
         let mut prefix = cls + pos_embed.class();
         if config.registers > 0 {
-            let registers = store.take(
+            let registers = w.take(
                 &layout.key("register_tokens", "embeddings.register_tokens"),
                 [1, config.registers, dim],
-                device,
             )?;
             prefix = Tensor::cat(vec![prefix, registers], 1);
         }
         let mask_key = layout.key("mask_token", "embeddings.mask_token");
-        if store.contains(&mask_key) {
-            store.take::<2>(&mask_key, [1, dim], device)?;
+        if w.contains(&mask_key) {
+            w.take::<2>(&mask_key, [1, dim])?;
         }
         let blocks = (0..config.depth)
-            .map(|i| Block::load(&mut store, device, layout, &layout.block(i), dim, config.ffn))
+            .map(|i| Block::load(w.at(layout.block(i)), layout, dim, config.ffn))
             .collect::<Result<_>>()?;
-        let norm = LayerNorm::load(&mut store, device, layout.key("norm", "layernorm"), dim)?;
+        let norm = LayerNorm::load(w.at(layout.key("norm", "layernorm")), dim)?;
         store.finish()?;
         Ok(Dinov2 {
             name: config.name(),
