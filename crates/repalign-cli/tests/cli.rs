@@ -517,3 +517,78 @@ fn too_many_pixels_is_refused_before_decoding() {
         "{stderr}"
     );
 }
+
+/// Extreme shapes through the default preset (resize the shorter side to 224, crop
+/// 224x224) and without resizing: each ends in a loss or a one-line error, and the
+/// process's peak memory, read by `wait4`, stays under a stated ceiling. Resizing a
+/// 2x5000 image whole would take tens of gigabytes (224x560000 pixels and a
+/// 560000x5000 resampling matrix); the crop is computed as it is resized.
+#[test]
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn extreme_shapes_end_in_a_result_or_an_error_within_bounded_memory() {
+    /// VGG11 at 224x224, batch 1, with its weights and both images (measured: 170-280
+    /// MB in a debug build): a ceiling that any whole-image resize of these shapes breaks.
+    const CEILING: u64 = 1 << 30;
+    let ws = Workspace::new();
+    // The largest image the flag allows goes through the preset only: without resizing,
+    // the teacher's activations grow with the image (VGG11 on 2000x2000 peaks at ~8 GB).
+    let cases: [(u32, u32, &[&str]); 10] = [
+        (5000, 2, &[]),
+        (2, 5000, &[]),
+        (4000, 1, &[]),
+        (1, 4000, &[]),
+        (1, 1, &[]),
+        (2000, 2000, &[]),
+        (5000, 2, &["--no-resize"]),
+        (2, 5000, &["--no-resize"]),
+        (1, 1, &["--no-resize"]),
+        (300, 200, &["--no-resize"]),
+    ];
+    for (width, height, extra) in cases {
+        write_image(&ws.path("extreme.png"), width, height, 0);
+        let args = [
+            &["compare", "extreme.png", "extreme.png", "--max-pixels", "4000000"][..],
+            &TEACHER,
+            extra,
+        ]
+        .concat();
+        let (status, stderr, peak) = ws.run_measured(&args);
+        let case = format!("{width}x{height} {extra:?}");
+        eprintln!("{case}: status {status}, peak RSS {} MB", peak >> 20);
+        assert!(peak <= CEILING, "{case}: peak RSS {peak} bytes");
+        // Exited (no signal: not killed for memory); a failure says why in one line.
+        assert!(libc::WIFEXITED(status), "{case}: status {status}");
+        if libc::WEXITSTATUS(status) != 0 {
+            assert_eq!(stderr.trim_end().lines().count(), 1, "{case}: {stderr}");
+        }
+    }
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+impl Workspace {
+    /// Runs the binary: its raw wait status, stderr, and peak resident memory in bytes.
+    // The child is reaped by `wait4`, which std's `wait` does not offer (it drops the
+    // child's resource usage).
+    #[allow(clippy::zombie_processes)]
+    fn run_measured(&self, args: &[&str]) -> (i32, String, u64) {
+        use std::io::Read;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_repalign"))
+            .current_dir(self.dir.path())
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        let pid = child.id() as libc::pid_t;
+        let mut status = 0;
+        // SAFETY: `rusage` is plain data that wait4 fills; the pid is our own child, not
+        // yet waited for (std's `Child` is dropped without waiting).
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        assert_eq!(reaped, pid, "wait4: {}", std::io::Error::last_os_error());
+        // Linux reports ru_maxrss in kibibytes.
+        (status, stderr, usage.ru_maxrss as u64 * 1024)
+    }
+}

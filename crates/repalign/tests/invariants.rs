@@ -2,7 +2,7 @@
 //! on bad input, finite gradients, and the gradient checked by finite differences.
 
 use burn::tensor::{Device, Tensor, TensorData};
-use repalign::preprocess::{Normalize, Preprocess, Step};
+use repalign::preprocess::{CenterCrop, Interpolation, Normalize, Preprocess, Resize, Step};
 use repalign::teacher;
 use repalign::{Error, LossConfig, RepAlignLoss, Weighting, testing};
 
@@ -281,5 +281,60 @@ fn streaming_loss_refuses_targets_of_another_tap_selection() {
             Err(Error::FeatureMismatch(message)) => assert!(message.contains("tap"), "{message}"),
             other => panic!("expected FeatureMismatch, got {other:?}"),
         }
+    }
+}
+
+/// Resize then centre crop computes only the rows and columns the crop keeps: the same
+/// values as resizing the whole image and cropping it after.
+#[test]
+fn resize_then_crop_equals_cropping_the_resized_image() {
+    let device = Device::flex();
+    for interpolation in [Interpolation::Bilinear, Interpolation::Bicubic] {
+        for antialias in [true, false] {
+            for (height, width, side, crop) in [
+                (30, 50, 20, 16),
+                (50, 30, 40, 40),
+                (9, 200, 24, 24),
+                (64, 64, 64, 48),
+            ] {
+                let resize = Resize::shorter_side(side, interpolation).with_antialias(antialias);
+                let image = testing::image([2, 3, height, width], 5, &device);
+                let fused = Preprocess::identity()
+                    .then(Step::Resize(resize))
+                    .then(Step::CenterCrop(CenterCrop::square(crop)))
+                    .apply(image.clone())
+                    .unwrap();
+                let resized = Preprocess::identity()
+                    .then(Step::Resize(resize))
+                    .apply(image)
+                    .unwrap();
+                let apart = Preprocess::identity()
+                    .then(Step::CenterCrop(CenterCrop::square(crop)))
+                    .apply(resized)
+                    .unwrap();
+                assert_eq!(fused.dims(), [2, 3, crop, crop]);
+                let fused: Vec<f32> = fused.into_data().to_vec().unwrap();
+                let apart: Vec<f32> = apart.into_data().to_vec().unwrap();
+                for (a, b) in fused.iter().zip(&apart) {
+                    assert!(
+                        (a - b).abs() <= 1e-6,
+                        "{height}x{width} -> {side}, crop {crop}: {a} vs {b}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A 2x5000 image through the 224 preset: resized whole, it would be 224x560000 pixels
+/// with a 560000x5000 column matrix (tens of gigabytes); cropped as it is resized, it
+/// costs what its 224x224 output costs.
+#[test]
+fn an_extreme_aspect_ratio_costs_what_the_crop_costs() {
+    let device = Device::flex();
+    let preset = Preprocess::resize_crop_normalize(224, Normalize::IMAGENET);
+    for shape in [[1, 3, 2, 5000], [1, 3, 5000, 2], [1, 3, 1, 3000]] {
+        let output = preset.apply(testing::image(shape, 1, &device)).unwrap();
+        assert_eq!(output.dims(), [1, 3, 224, 224], "{shape:?}");
     }
 }

@@ -41,13 +41,13 @@ impl RepAlignLoss {
             .reshape([batch, 1, tap_h, tap_w]);
             let device = map.device();
             let rows = resampling_matrix(
-                resample::plain(tap_h, height, Interpolation::Bilinear, None),
+                resample::plain(tap_h, height, 0..height, Interpolation::Bilinear, None),
                 tap_h,
                 height,
                 &device,
             );
             let cols = resampling_matrix(
-                resample::plain(tap_w, width, Interpolation::Bilinear, None),
+                resample::plain(tap_w, width, 0..width, Interpolation::Bilinear, None),
                 tap_w,
                 width,
                 &device,

@@ -1,5 +1,7 @@
 //! torchvision's `CenterCrop`.
 
+use std::ops::Range;
+
 use burn::tensor::Tensor;
 
 use crate::error::{Error, Result};
@@ -28,7 +30,19 @@ impl CenterCrop {
     /// [`Error::Shape`] when the image is smaller than the crop (torchvision would pad
     /// with zeros; comparing zero borders is never what a loss user wants).
     pub fn apply(&self, image: Tensor<4>) -> Result<Tensor<4>> {
-        let [batch, channels, height, width] = image.dims();
+        let [batch, channels, _, _] = image.dims();
+        let (rows, cols) = self.window(image.dims())?;
+        Ok(image.slice([0..batch, 0..channels, rows, cols]))
+    }
+
+    /// The rows and columns the crop keeps of a `(B, C, H, W)` image.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when the image is smaller than the crop.
+    pub(crate) fn window(
+        &self,
+        [batch, channels, height, width]: [usize; 4],
+    ) -> Result<(Range<usize>, Range<usize>)> {
         if self.height > height || self.width > width {
             return Err(Error::Shape {
                 argument: "image before center crop".into(),
@@ -38,12 +52,7 @@ impl CenterCrop {
         }
         let top = offset(height, self.height);
         let left = offset(width, self.width);
-        Ok(image.slice([
-            0..batch,
-            0..channels,
-            top..top + self.height,
-            left..left + self.width,
-        ]))
+        Ok((top..top + self.height, left..left + self.width))
     }
 }
 

@@ -136,9 +136,14 @@ impl Preprocess {
     /// # Errors
     /// [`crate::Error::Shape`] when a crop is larger than the image.
     pub fn apply(&self, mut image: Tensor<4>) -> Result<Tensor<4>> {
-        for step in &self.steps {
+        let mut steps = self.steps.iter().peekable();
+        while let Some(step) = steps.next() {
             image = match step {
-                Step::Resize(resize) => resize.apply(image),
+                // A resize followed by a crop computes only what the crop keeps.
+                Step::Resize(resize) => match steps.next_if(|next| matches!(next, Step::CenterCrop(_))) {
+                    Some(Step::CenterCrop(crop)) => resize.apply_then_crop(image, crop)?,
+                    _ => resize.apply(image),
+                },
                 Step::CenterCrop(crop) => crop.apply(image)?,
                 Step::Normalize(normalize) => normalize.apply(image),
             };

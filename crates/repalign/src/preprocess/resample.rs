@@ -1,9 +1,13 @@
 //! 1-D resampling matrices that reproduce PyTorch's `F.interpolate` exactly.
 //!
 //! Bilinear and bicubic resampling (antialiased or not) are separable: output row `i`
-//! is a weighted sum of input rows. Each function returns the `(out, in)` weight
-//! matrix, row-major, in f64; applying it as a matmul is exact and differentiable.
+//! is a weighted sum of input rows. Each function returns the rows `rows` of the
+//! `(out, in)` weight matrix, row-major, in f64; applying it as a matmul is exact and
+//! differentiable. Asking for only the rows a crop keeps bounds the matrix by the crop,
+//! however large the resized image would be.
 //! The index and weight arithmetic follows ATen's `UpSampleKernel.cpp`.
+
+use std::ops::Range;
 
 /// Which interpolation kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +32,7 @@ fn source_scale(input: usize, output: usize, scale_factor: Option<f64>) -> f64 {
 pub fn antialiased(
     input: usize,
     output: usize,
+    rows: Range<usize>,
     interpolation: Interpolation,
     scale_factor: Option<f64>,
 ) -> Vec<f64> {
@@ -42,15 +47,14 @@ pub fn antialiased(
         half_width
     };
     let inv_scale = if scale >= 1.0 { 1.0 / scale } else { 1.0 };
-    let mut matrix = vec![0.0; output * input];
-    for i in 0..output {
+    let mut matrix = vec![0.0; rows.len() * input];
+    for (row, i) in matrix.chunks_exact_mut(input).zip(rows) {
         let center = scale * (i as f64 + 0.5);
         // ATen truncates toward zero, then clamps to the image.
         let first = ((center - support + 0.5) as i64).max(0) as usize;
         let end = ((center + support + 0.5) as i64)
             .min(input as i64)
             .max(first as i64) as usize;
-        let row = &mut matrix[i * input..(i + 1) * input];
         let mut total = 0.0;
         for (j, weight) in row.iter_mut().enumerate().take(end).skip(first) {
             *weight = filter((j as f64 - center + 0.5) * inv_scale);
@@ -68,14 +72,14 @@ pub fn antialiased(
 pub fn plain(
     input: usize,
     output: usize,
+    rows: Range<usize>,
     interpolation: Interpolation,
     scale_factor: Option<f64>,
 ) -> Vec<f64> {
     let scale = source_scale(input, output, scale_factor);
     let last = input as i64 - 1;
-    let mut matrix = vec![0.0; output * input];
-    for i in 0..output {
-        let row = &mut matrix[i * input..(i + 1) * input];
+    let mut matrix = vec![0.0; rows.len() * input];
+    for (row, i) in matrix.chunks_exact_mut(input).zip(rows) {
         let source = scale * (i as f64 + 0.5) - 0.5;
         match interpolation {
             Interpolation::Bilinear => {
@@ -126,6 +130,20 @@ fn cubic(x: f64, a: f64) -> f64 {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_range_of_rows_is_those_rows_of_the_whole_matrix() {
+        for interpolation in [Interpolation::Bilinear, Interpolation::Bicubic] {
+            for (input, output, rows) in [(2, 560, 168..392), (37, 16, 3..9), (300, 224, 0..224)] {
+                let whole = antialiased(input, output, 0..output, interpolation, None);
+                let part = antialiased(input, output, rows.clone(), interpolation, None);
+                assert_eq!(part, whole[rows.start * input..rows.end * input]);
+                let whole = plain(input, output, 0..output, interpolation, None);
+                let part = plain(input, output, rows.clone(), interpolation, None);
+                assert_eq!(part, whole[rows.start * input..rows.end * input]);
+            }
+        }
+    }
+
     fn row_sums(matrix: &[f64], input: usize) -> Vec<f64> {
         matrix.chunks(input).map(|row| row.iter().sum()).collect()
     }
@@ -135,8 +153,8 @@ mod tests {
         for (input, output) in [(37, 16), (37, 50), (224, 224), (300, 224), (5, 13)] {
             for interpolation in [Interpolation::Bilinear, Interpolation::Bicubic] {
                 for matrix in [
-                    antialiased(input, output, interpolation, None),
-                    plain(input, output, interpolation, None),
+                    antialiased(input, output, 0..output, interpolation, None),
+                    plain(input, output, 0..output, interpolation, None),
                 ] {
                     for sum in row_sums(&matrix, input) {
                         assert!((sum - 1.0).abs() < 1e-12, "{input}->{output}: {sum}");
@@ -148,7 +166,7 @@ mod tests {
 
     #[test]
     fn same_size_plain_is_identity() {
-        let matrix = plain(7, 7, Interpolation::Bicubic, None);
+        let matrix = plain(7, 7, 0..7, Interpolation::Bicubic, None);
         for i in 0..7 {
             for j in 0..7 {
                 let expected = if i == j { 1.0 } else { 0.0 };

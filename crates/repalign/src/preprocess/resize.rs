@@ -2,7 +2,11 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 
+use std::ops::Range;
+
+use super::CenterCrop;
 use super::resample::{self, Interpolation};
+use crate::error::Result;
 
 /// The size a [`Resize`] produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,23 +73,50 @@ impl Resize {
     pub fn apply(&self, image: Tensor<4>) -> Tensor<4> {
         let [_, _, height, width] = image.dims();
         let (out_h, out_w) = self.target.output_size(height, width);
-        if (out_h, out_w) == (height, width) {
-            return image;
-        }
-        let device = image.device();
-        let rows = self.matrix(height, out_h, &device);
-        let cols = self.matrix(width, out_w, &device).transpose();
-        rows.matmul(image).matmul(cols)
+        self.apply_window(image, 0..out_h, 0..out_w)
     }
 
-    /// The `(1, 1, out, in)` resampling matrix along one axis.
-    fn matrix(&self, input: usize, output: usize, device: &Device) -> Tensor<4> {
+    /// Resizes, then keeps the centre `crop`, computing only the rows and columns the
+    /// crop keeps: the same values as [`Resize::apply`] then [`CenterCrop::apply`],
+    /// with memory bounded by the crop and the source, whatever the aspect ratio (a
+    /// 2x5000 image resized to a shorter side of 224 would be 224x560000 pixels, and
+    /// its column matrix 560000x5000).
+    ///
+    /// # Errors
+    /// [`crate::Error::Shape`] when the resized image is smaller than the crop.
+    pub(crate) fn apply_then_crop(&self, image: Tensor<4>, crop: &CenterCrop) -> Result<Tensor<4>> {
+        let [batch, channels, height, width] = image.dims();
+        let (out_h, out_w) = self.target.output_size(height, width);
+        let (rows, cols) = crop.window([batch, channels, out_h, out_w])?;
+        Ok(self.apply_window(image, rows, cols))
+    }
+
+    /// The rows `rows` and columns `cols` of the resized image.
+    fn apply_window(&self, image: Tensor<4>, rows: Range<usize>, cols: Range<usize>) -> Tensor<4> {
+        let [batch, channels, height, width] = image.dims();
+        let (out_h, out_w) = self.target.output_size(height, width);
+        if (out_h, out_w) == (height, width) {
+            return if (rows.len(), cols.len()) == (height, width) {
+                image
+            } else {
+                image.slice([0..batch, 0..channels, rows, cols])
+            };
+        }
+        let device = image.device();
+        let row_matrix = self.matrix(height, out_h, rows, &device);
+        let col_matrix = self.matrix(width, out_w, cols, &device).transpose();
+        row_matrix.matmul(image).matmul(col_matrix)
+    }
+
+    /// The rows `rows` of the `(1, 1, out, in)` resampling matrix along one axis.
+    fn matrix(&self, input: usize, output: usize, rows: Range<usize>, device: &Device) -> Tensor<4> {
+        let kept = rows.len();
         let weights = if self.antialias {
-            resample::antialiased(input, output, self.interpolation, None)
+            resample::antialiased(input, output, rows, self.interpolation, None)
         } else {
-            resample::plain(input, output, self.interpolation, None)
+            resample::plain(input, output, rows, self.interpolation, None)
         };
-        resampling_matrix(weights, input, output, device)
+        resampling_matrix(weights, input, kept, device)
     }
 }
 

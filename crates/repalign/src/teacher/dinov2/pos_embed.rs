@@ -81,11 +81,19 @@ impl PositionEmbedding {
         let weights = match self.interpolation {
             PosInterpolation::PlainWithOffset => {
                 let scale_factor = (output as f64 + 0.1) / input as f64;
-                resample::plain(input, output, Interpolation::Bicubic, Some(scale_factor))
+                resample::plain(
+                    input,
+                    output,
+                    0..output,
+                    Interpolation::Bicubic,
+                    Some(scale_factor),
+                )
             }
-            PosInterpolation::Plain => resample::plain(input, output, Interpolation::Bicubic, None),
+            PosInterpolation::Plain => {
+                resample::plain(input, output, 0..output, Interpolation::Bicubic, None)
+            }
             PosInterpolation::Antialiased => {
-                resample::antialiased(input, output, Interpolation::Bicubic, None)
+                resample::antialiased(input, output, 0..output, Interpolation::Bicubic, None)
             }
         };
         // PyTorch resamples in f32; the f64 weights rounded once are as close as it gets.
