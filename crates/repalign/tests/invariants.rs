@@ -313,8 +313,8 @@ fn resize_then_crop_equals_cropping_the_resized_image() {
                     .apply(resized)
                     .unwrap();
                 assert_eq!(fused.dims(), [2, 3, crop, crop]);
-                let fused: Vec<f32> = fused.into_data().to_vec().unwrap();
-                let apart: Vec<f32> = apart.into_data().to_vec().unwrap();
+                let fused: Vec<f32> = fused.into_data().try_to_vec::<f32>().unwrap();
+                let apart: Vec<f32> = apart.into_data().try_to_vec::<f32>().unwrap();
                 for (a, b) in fused.iter().zip(&apart) {
                     assert!(
                         (a - b).abs() <= 1e-6,

@@ -9,4 +9,5 @@ mod goldens;
 mod invariants;
 mod properties;
 mod teachers;
+mod threads;
 mod weights;
