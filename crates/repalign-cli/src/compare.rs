@@ -37,6 +37,16 @@ struct JsonLayer<'a> {
 
 pub fn run(args: &CompareArgs) -> Result<(), CliError> {
     let weighting = crate::cli::weighting(&args.weighting)?;
+    // The preset's largest intermediate is its SIZExSIZE crop (resize and crop are one
+    // step): --max-pixels bounds it as it bounds the decoded images.
+    if let Some(size) = args.teacher.size
+        && (size as u64).saturating_mul(size as u64) > args.max_pixels
+    {
+        return Err(CliError::Usage(format!(
+            "--size {size} makes {size}x{size} images, more than --max-pixels {}",
+            args.max_pixels
+        )));
+    }
     let config = LossConfig::default()
         .with_group_size(args.group_size)?
         .with_weighting(weighting);

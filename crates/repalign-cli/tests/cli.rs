@@ -336,6 +336,14 @@ fn bad_input_ends_in_one_line_naming_the_cause() {
             .concat(),
             "group size",
         ),
+        (
+            [
+                &["compare", "output.png", "target.png", "--size", "100000"][..],
+                &TEACHER,
+            ]
+            .concat(),
+            "more than --max-pixels",
+        ),
     ];
     for (args, expected) in cases {
         let stderr = one_line_error(&ws.run(&args));
