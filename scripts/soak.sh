@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -p repalign-cli
-cache=$(target/release/repalign fetch --list >/dev/null && echo "${REPALIGN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/repalign}")
+# The cache folder as `repalign fetch` resolves it.
+cache="${REPALIGN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/repalign}"
 python3 scripts/soak/soak.py --bin target/release/repalign --weights "$cache/weights/vgg16.safetensors" \
     --pairs "${1:-1000}" --train-steps "${2:-1000}" --out "${3:-soak-out}"
