@@ -97,8 +97,9 @@ pub fn random_weights(name: &str, seed: u64) -> crate::Result<WeightStore> {
     Ok(weights_from_recipes(&format!("random {name} weights"), &recipes))
 }
 
-/// Makes up each tensor a loader asks an inventing [`WeightStore`] for, and keeps its
-/// recipe, so that [`random_weights`] can give the same tensors again as a store.
+/// Writes a recipe for each tensor a loader asks an inventing [`WeightStore`] for, so
+/// that [`random_weights`] can make the tensors as a store. The store itself answers
+/// with zeros: the network built from them only shows which tensors it needs.
 #[derive(Debug, Clone)]
 pub(crate) struct Inventor {
     seed: u64,
@@ -106,9 +107,9 @@ pub(crate) struct Inventor {
 }
 
 impl Inventor {
-    /// The values of `key`, of `shape`: `offset + scale * U[-1, 1)`, with scale and
-    /// offset by the key's role (PyTorch's names), seeded by the order of asking.
-    pub(crate) fn invent(&self, key: &str, shape: &[usize]) -> Vec<f32> {
+    /// Records the recipe of `key`, of `shape`: `offset + scale * U[-1, 1)`, with scale
+    /// and offset by the key's role (PyTorch's names), seeded by the order of asking.
+    pub(crate) fn record(&self, key: &str, shape: &[usize]) {
         let (scale, offset) = if key.ends_with("running_var") {
             (0.3, 1.0)
         } else if key.ends_with("running_mean") || key.ends_with("bias") {
@@ -137,9 +138,7 @@ impl Inventor {
             scale,
             offset,
         };
-        let values = recipe.values();
         recipes.push(recipe);
-        values
     }
 }
 
