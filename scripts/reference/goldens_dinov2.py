@@ -7,11 +7,17 @@ checked against timm's DINOv2 ViT where the two agree (`check_against_timm`).
 
 transformers layout: the installed `Dinov2Model` / `Dinov2WithRegistersModel`, built
 from a small config. transformers 5 renamed the modules of the published checkpoints
-(`attention.attention.query` -> `attention.q_proj`, ..., and split SwiGLU's
-`weights_in` into `gate_proj` + `up_proj`) and converts the keys at load time. The
-files users hold, and SPEC §1's tap names, are the transformers 4 ones, so the
-fixture is written with those names (`classic_hf_name`), and the SwiGLU MLP is
-transformers 4's `Dinov2SwiGLUFFN` (one `weights_in` Linear, one tap).
+(`attention.attention.query` -> `attention.q_proj`, ..., `attention.output.dense` ->
+`attention.o_proj`, and split SwiGLU's `weights_in` into `gate_proj` + `up_proj`,
+`weights_out` -> `down_proj`) and converts the keys at load time; its
+`save_pretrained` converts them back unless `save_original_format=False`. Both
+namings occur in files, so both have cases:
+
+* layout "hf": the published files' (transformers 4) names, as SPEC §1's tap names
+  are. The fixture is written with those names (`classic_hf_name`), and the SwiGLU
+  MLP is transformers 4's `Dinov2SwiGLUFFN` (one `weights_in` Linear, one tap).
+* layout "hf5": transformers 5's names as its `state_dict()` has them, taps as its
+  hooks record them (the split SwiGLU: `gate_proj`, `up_proj`, `down_proj`).
 
 Widths are reduced (heads = width / 64) and depth is 2, but every position embedding
 covers the released 37x37 grid (518 px).
@@ -26,7 +32,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from reference import loss_case, randomize, recipe_tensor
+from reference import loss_case, randomize, recipe_tensor, selected
 
 PATCH = 14
 GRID = 37
@@ -176,7 +182,8 @@ class ClassicSwiGLUFFN(nn.Module):
         return self.weights_out(F.silu(x1) * x2)
 
 
-def hf_dinov2(dim, depth, registers=0, swiglu=False):
+def hf_dinov2(dim, depth, registers=0, swiglu=False, classic=True):
+    """transformers' model; `classic` swaps in transformers 4's fused SwiGLU."""
     from transformers import (Dinov2Config, Dinov2Model, Dinov2WithRegistersConfig,
                               Dinov2WithRegistersModel)
     common = dict(hidden_size=dim, num_hidden_layers=depth, num_attention_heads=dim // 64, mlp_ratio=4,
@@ -186,7 +193,7 @@ def hf_dinov2(dim, depth, registers=0, swiglu=False):
         model = Dinov2WithRegistersModel(Dinov2WithRegistersConfig(num_register_tokens=registers, **common))
     else:
         model = Dinov2Model(Dinov2Config(**common))
-    if swiglu:
+    if swiglu and classic:
         for layer in model.encoder.layer:
             layer.mlp = ClassicSwiGLUFFN(model.config)
     return model
@@ -219,7 +226,11 @@ def boost_embeddings(model, recipe):
 
 
 def build(layout, dim, depth, registers, swiglu, seed):
-    model = (HubDinov2 if layout == "hub" else hf_dinov2)(dim, depth, registers, swiglu).eval()
+    if layout == "hub":
+        model = HubDinov2(dim, depth, registers, swiglu)
+    else:
+        model = hf_dinov2(dim, depth, registers, swiglu, classic=layout == "hf")
+    model = model.eval()
     recipe = randomize(model, base_seed=seed)
     boost_embeddings(model, recipe)
     return model, recipe
@@ -278,12 +289,17 @@ CASES = [
     ("dinov2_hf_reg_resize_g2_exp", "hf", 128, 2, 4, False, (1, 3, 50, 60), 224, 2, "exp"),
     ("dinov2_hf_reg_168x252_g3_none", "hf", 128, 2, 4, False, (1, 3, 168, 252), None, 3, "none"),
     ("dinov2_hf_reg_swiglu_126x98_g2_linear", "hf", 128, 2, 4, True, (1, 3, 126, 98), None, 2, "linear"),
+    ("dinov2_hf5_resize_g2_exp", "hf5", 128, 2, 0, False, (1, 3, 60, 50), 224, 2, "exp"),
+    ("dinov2_hf5_reg_resize_g3_linear", "hf5", 128, 2, 4, False, (1, 3, 50, 60), 224, 3, "linear"),
+    ("dinov2_hf5_reg_swiglu_70x56_g3_none", "hf5", 128, 2, 4, True, (1, 3, 70, 56), None, 3, "none"),
 ]
 
 
 def main(out_dir: Path):
     check_against_timm()
     for index, (name, layout, dim, depth, registers, swiglu, shape, resize, group, weighting) in enumerate(CASES):
+        if not selected(name):
+            continue
         model, recipe = build(layout, dim, depth, registers, swiglu, seed=300 + index)
         loss_case(out_dir, name, "dinov2", model, recipe, shape, resize, group, weighting, seed=300 + index)
         if layout == "hf":

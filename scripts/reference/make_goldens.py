@@ -1,10 +1,13 @@
 """Writes every golden fixture the Rust tests compare against.
 
     scripts/reference/setup.sh
-    .venv/bin/python scripts/reference/make_goldens.py crates/repalign/tests/fixtures [FAMILY...]
+    .venv/bin/python scripts/reference/make_goldens.py crates/repalign/tests/fixtures [FAMILY...] [--only GLOB]...
 
 Each family lives in `goldens_<family>.py` with a `main(out_dir)`; with no FAMILY
-arguments, all of them run.
+arguments, all of them run. `--only GLOB` (repeatable) writes only the loss cases
+whose fixture name matches, e.g. `dinov2 --only 'dinov2_hf5_*'` to add new cases
+without rewriting the others (a family's other fixtures, such as vgg's `resize.json`,
+are still written when the family runs).
 """
 
 import importlib
@@ -13,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+import reference
 from reference import write_versions
 
 torch.use_deterministic_algorithms(True)
@@ -20,10 +24,17 @@ torch.set_num_threads(1)
 
 
 def main():
-    out_dir = Path(sys.argv[1] if len(sys.argv) > 1 else "crates/repalign/tests/fixtures")
+    args = sys.argv[1:]
+    while "--only" in args:
+        at = args.index("--only")
+        if at + 1 == len(args):
+            sys.exit("--only needs a GLOB")
+        reference.ONLY.append(args[at + 1])
+        del args[at:at + 2]
+    out_dir = Path(args[0] if args else "crates/repalign/tests/fixtures")
     out_dir.mkdir(parents=True, exist_ok=True)
     here = Path(__file__).parent
-    families = sys.argv[2:] or sorted(p.stem.removeprefix("goldens_") for p in here.glob("goldens_*.py"))
+    families = args[1:] or sorted(p.stem.removeprefix("goldens_") for p in here.glob("goldens_*.py"))
     for family in families:
         importlib.import_module(f"goldens_{family}").main(out_dir)
     write_versions(out_dir)

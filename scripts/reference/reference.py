@@ -7,6 +7,7 @@ weights are not stored: each tensor is regenerated on both sides from a recipe
 (seed, scale, offset), so fixtures stay small while the teachers are full size.
 """
 
+import fnmatch
 import json
 import math
 import zlib
@@ -24,6 +25,16 @@ torch.use_deterministic_algorithms(True)
 torch.set_num_threads(1)
 
 MASK = (1 << 64) - 1
+
+# The loss cases to write, as glob patterns over fixture names (`make_goldens.py
+# --only`); empty: every case.
+ONLY: list[str] = []
+
+
+def selected(name: str) -> bool:
+    """Whether the loss case `name` is to be written (see `ONLY`)."""
+    return not ONLY or any(fnmatch.fnmatchcase(name, pattern) for pattern in ONLY)
+
 GAMMA = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -75,14 +86,18 @@ def randomize(model: nn.Module, base_seed: int):
 
 
 class ReferenceRepAlignLoss(nn.Module):
-    """The seed's RepAlignLoss, with group size and weighting as parameters."""
+    """The seed's RepAlignLoss, with group size and weighting as parameters, and the
+    original's current variants: whole-sample normalisation (`normalization="sample"`)
+    and masks, written from their statement in our issue 13 (see `sample_layer`,
+    `tap_mask`)."""
 
-    def __init__(self, teacher, normalize, group_size=2, weighting="none"):
+    def __init__(self, teacher, normalize, group_size=2, weighting="none", normalization="groups"):
         super().__init__()
         self.model = teacher
         self.normalize = normalize
         self.group_size = group_size
         self.weighting = weighting
+        self.normalization = normalization
         self.activations = []
         self.names = []
         for p in self.model.parameters():
@@ -104,15 +119,44 @@ class ReferenceRepAlignLoss(nn.Module):
         self.model(self.normalize(image))
         return self.activations
 
-    def layer(self, x, y):
+    def layer(self, x, y, m=None):
+        """SPEC §3 in groups; with a mask `m` broadcastable to `(B, C, L)`, each group
+        weighted by the mean of its real (unpadded) positions' weights."""
         x = x.view(x.size(0), x.size(1), -1)
         y = y.view(y.size(0), y.size(1), -1)
+        if self.normalization == "sample":
+            return self.sample_layer(x, y, m)
         g = self.group_size
-        pad = (g - x.shape[-1] % g) % g
+        length = x.shape[-1]
+        pad = (g - length % g) % g
         x = F.pad(x, (0, pad)).reshape(x.size(0), x.size(1), -1, g)
         y = F.pad(y, (0, pad)).reshape(y.size(0), y.size(1), -1, g)
         d = F.mse_loss(F.normalize(x, p=2.0, dim=-1), F.normalize(y, p=2.0, dim=-1).detach(), reduction="none")
-        return d.sum(), d.numel()
+        if m is None:
+            return d.sum(), d.numel()
+        if m.shape[-1] > 1:
+            counts = torch.full((x.size(2),), float(g), dtype=m.dtype)
+            counts[-1] = g - pad
+            m = F.pad(m, (0, pad)).reshape(m.size(0), m.size(1), -1, g).sum(-1) / counts
+        # m: (B, C', G') group weights, broadcast over channels and groups.
+        d = d.sum(-1)
+        m = m.expand_as(d)
+        return (d * m).sum(), (m * g).sum().item()
+
+    def sample_layer(self, x, y, m=None):
+        """Whole-sample normalisation: `n = ‖x_b‖₂ + 1e-8` as a constant, `l_b` the
+        (mask-weighted) mean of `(x/n_x − y/n_y)²` over the sample, `S = Σ_b l_b`,
+        `N = B`."""
+        with torch.no_grad():
+            nx = x.flatten(1).norm(dim=1).view(-1, 1, 1) + 1e-8
+            ny = y.flatten(1).norm(dim=1).view(-1, 1, 1) + 1e-8
+        d = (x / nx - (y / ny).detach()) ** 2
+        if m is None:
+            per_sample = d.mean(dim=(1, 2))
+        else:
+            m = m.expand_as(d)
+            per_sample = (m * d).sum(dim=(1, 2)) / m.sum(dim=(1, 2))
+        return per_sample.sum(), x.size(0)
 
     def weights(self, n):
         if self.weighting == "exp":
@@ -122,17 +166,35 @@ class ReferenceRepAlignLoss(nn.Module):
             return [(i + 1) / (n + 1) for i in range(n)]
         return [1.0] * n
 
-    def forward(self, xs, ys):
+    def forward(self, xs, ys, masks=None):
         weights = self.weights(len(xs))
+        masks = masks or [None] * len(xs)
         total, elements, parts = 0, 0, []
-        for x, y, w in zip(xs, ys, weights):
-            s, n = self.layer(x, y)
+        for x, y, w, m in zip(xs, ys, weights, masks):
+            s, n = self.layer(x, y, m)
             parts.append((s.detach().item(), n, w))
             total = total + (s * w if self.weighting != "none" else s)
             elements += n
         return total / elements, parts
 
 
+def tap_mask(mask, tap, tokens=None):
+    """What a tap of shape `tap` sees of a mask `(B, 1, H, W)` at the teacher's input
+    size, broadcastable to the tap's `(B, C, L)` view: a conv tap the mask
+    average-pooled to its `h`x`w`; with `tokens = (prefix, patch)`, a token tap of
+    `prefix + (H/patch)(W/patch)` tokens the mean of the whole mask for the prefix and
+    the mean over each patch for the patches; anything else the mean of the mask."""
+    b = mask.size(0)
+    whole = mask.mean(dim=(1, 2, 3)).view(b, 1, 1)
+    if len(tap) == 4:
+        return F.adaptive_avg_pool2d(mask, tap[2:]).view(b, 1, -1)
+    if len(tap) == 3 and tokens is not None:
+        prefix, patch = tokens
+        rows, cols = mask.size(2) // patch, mask.size(3) // patch
+        if tap[1] == prefix + rows * cols:
+            patches = F.adaptive_avg_pool2d(mask, (rows, cols)).view(b, -1, 1)
+            return torch.cat([whole.expand(b, prefix, 1), patches], dim=1)
+    return whole
 
 
 def image(seed, shape):
@@ -152,39 +214,70 @@ def preprocess(resize, normalize=IMAGENET):
     description = {"resize": resize, "mean": [f32(m) for m in mean], "std": [f32(s) for s in std]}
     if resize is None:
         return norm, description
+    return T.Compose([geometry(resize), norm]), description
+
+
+def geometry(resize):
+    """The preset's resize and crop without its normalisation: what a mask goes through."""
+    if resize is None:
+        return lambda x: x
     return T.Compose([
         T.Resize(resize, interpolation=T.InterpolationMode.BICUBIC, antialias=True),
         T.CenterCrop(resize),
-        norm,
-    ]), description
+    ])
 
 
-def evaluate(model, transform, group, weighting, output, target):
-    """One training step of the reference: target under no_grad, output with grad."""
-    loss_fn = ReferenceRepAlignLoss(model, transform, group, weighting)
+def evaluate(model, transform, group, weighting, output, target, normalization="groups", mask=None):
+    """One training step of the reference: target under no_grad, output with grad.
+    `mask`: `(B, 1, H, W)` at the teacher's input size, and the token layout, or None."""
+    loss_fn = ReferenceRepAlignLoss(model, transform, group, weighting, normalization)
     output = output.clone().requires_grad_(True)
     with torch.no_grad():
         ys = loss_fn.make_data(target)
     xs = loss_fn.make_data(output)
     names = list(loss_fn.names)
-    loss, parts = loss_fn(xs, ys)
+    masks = None
+    if mask is not None:
+        mask, tokens = mask
+        masks = [tap_mask(mask, list(x.shape), tokens) for x in xs]
+    loss, parts = loss_fn(xs, ys, masks)
     loss.backward()
     return loss.item(), names, [list(x.shape) for x in xs], parts, output.grad
 
 
+def mask_image(seed, shape):
+    """A mask `(B, 1, H, W)` in [0, 1] with exact zeros and ones: a smooth ramp across
+    the width times seeded noise, clamped."""
+    b, _, h, w = shape
+    ramp = torch.linspace(-0.3, 1.3, w).view(1, 1, 1, w)
+    return (ramp * (0.5 + image(seed, (b, 1, h, w)))).clamp(0, 1)
+
+
 def loss_case(out_dir: Path, name, teacher, model, recipe, shape, resize, group, weighting,
-              seed, normalize=IMAGENET):
+              seed, normalize=IMAGENET, normalization="groups", masked=False, tokens=None):
     """Runs the reference on a seeded image pair and writes `{name}.json` and
     `{name}.safetensors`. `teacher` is the name the Rust side loads the weights with;
-    `model` is in eval mode with the weights of `recipe`."""
+    `model` is in eval mode with the weights of `recipe`. `masked`: weight the loss by
+    a seeded mask (stored as `mask`); `tokens`: the teacher's `(prefix, patch)` token
+    layout, for masks on token taps."""
+    if not selected(name):
+        return
     transform, pre = preprocess(resize, normalize)
     target = image(1000 + seed, shape)
     # A perturbed copy, as a student's output would be.
     output = (target + 0.1 * (image(2000 + seed, shape) - 0.5)).clamp(0, 1)
-    loss, names, shapes, parts, grad = evaluate(model, transform, group, weighting, output, target)
+    mask = mask_image(4000 + seed, (shape[0], 1, shape[2], shape[3])) if masked else None
+
+    def step(model, output, target, dtype):
+        teacher_mask = None
+        if mask is not None:
+            teacher_mask = (geometry(resize)(mask.to(dtype)).clamp(0, 1), tokens)
+        return evaluate(model, transform, group, weighting, output, target, normalization, teacher_mask)
+
+    loss, names, shapes, parts, grad = step(model, output, target, torch.float32)
     # The same step in float64 tells how far f32 rounding alone moves the reference's
     # gradient: the Rust test compares with both (see tests/common/golden.rs).
-    _, _, _, _, grad64 = evaluate(model.double(), transform, group, weighting, output.double(), target.double())
+    _, _, _, _, grad64 = step(model.double(), output.double(), target.double(), torch.float64)
     model.float()
     rounding = ((grad.double() - grad64).norm() / grad64.norm()).item()
     layers = [
@@ -193,14 +286,17 @@ def loss_case(out_dir: Path, name, teacher, model, recipe, shape, resize, group,
     ]
     fixture = {
         "teacher": teacher, "preprocess": pre, "group_size": group, "weighting": weighting,
+        "normalization": normalization,
         "loss": loss, "layers": layers, "weights": recipe,
         "grad_f32_rounding": rounding,
         "tensors": f"{name}.safetensors",
     }
     (out_dir / f"{name}.json").write_text(json.dumps(fixture, indent=1))
-    save_file({"output": output.contiguous(), "target": target.contiguous(), "grad": grad.contiguous(),
-               "grad_f64": grad64.float().contiguous()},
-              str(out_dir / f"{name}.safetensors"))
+    tensors = {"output": output.contiguous(), "target": target.contiguous(), "grad": grad.contiguous(),
+               "grad_f64": grad64.float().contiguous()}
+    if mask is not None:
+        tensors["mask"] = mask.contiguous()
+    save_file(tensors, str(out_dir / f"{name}.safetensors"))
     print(f"{name}: loss {loss:.6g}, {len(layers)} taps, f32 gradient rounding {rounding:.1e}")
 
 

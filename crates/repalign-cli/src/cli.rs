@@ -84,9 +84,17 @@ pub struct CompareArgs {
     /// Layer weighting: none, exp (the seed's use_weight) or linear.
     #[arg(long, default_value = "none")]
     pub weighting: String,
+    /// How each tap is L2-normalised: in groups of --group-size neighbours (the first
+    /// published version) or each sample's tap as a whole (the original's current one).
+    #[arg(long, value_enum, default_value_t = NormalizationKind::Groups)]
+    pub normalization: NormalizationKind,
     /// Features are L2-normalised in groups of this many neighbours.
     #[arg(long, default_value_t = 2)]
     pub group_size: usize,
+    /// Weight the loss by a grey mask of the output's size (white counts fully, black
+    /// not at all); one pair only.
+    #[arg(long, value_name = "FILE.png", conflicts_with = "heatmap")]
+    pub mask: Option<PathBuf>,
     /// Print the loss and its per-layer parts as JSON.
     #[arg(long)]
     pub json: bool,
@@ -136,7 +144,11 @@ pub struct TrainArgs {
     /// Fixed random crops taken from each training photo.
     #[arg(long, default_value_t = 8)]
     pub patches_per_photo: usize,
-    /// AdamW learning rate.
+    /// Optimiser of both runs: adamw (weight decay 1e-4) or wngradw (the original's
+    /// WNGradW with its defaults).
+    #[arg(long, value_enum, default_value_t = OptimizerKind::AdamW)]
+    pub optimizer: OptimizerKind,
+    /// Learning rate of the optimiser.
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
     /// Weight of a pixel L1 term added to the RepAlign run (0: RepAlign alone).
@@ -145,6 +157,9 @@ pub struct TrainArgs {
     /// Layer weighting of the RepAlign loss: none, exp or linear.
     #[arg(long, default_value = "none")]
     pub weighting: String,
+    /// How the RepAlign loss normalises each tap: groups (of 2) or sample.
+    #[arg(long, value_enum, default_value_t = NormalizationKind::Groups)]
+    pub normalization: NormalizationKind,
     /// Channels of the student's hidden layers.
     #[arg(long, default_value_t = 32)]
     pub width: usize,
@@ -166,6 +181,36 @@ pub struct TrainArgs {
     /// Where the images, plot, table and checkpoints go.
     #[arg(long, default_value = "train-out")]
     pub out: PathBuf,
+}
+
+/// `repalign train --optimizer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OptimizerKind {
+    /// burn's AdamW.
+    #[value(name = "adamw")]
+    AdamW,
+    /// `repalign::optim::WnGradWConfig`'s defaults.
+    #[value(name = "wngradw")]
+    WnGradW,
+}
+
+/// `--normalization`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NormalizationKind {
+    /// Groups of neighbours, each divided by its L2 norm.
+    Groups,
+    /// Each sample's tap divided by its L2 norm (+1e-8).
+    Sample,
+}
+
+impl NormalizationKind {
+    /// The library's setting, with groups of `group_size`.
+    pub(crate) fn with_group_size(self, group_size: usize) -> repalign::Normalization {
+        match self {
+            NormalizationKind::Groups => repalign::Normalization::Groups { size: group_size },
+            NormalizationKind::Sample => repalign::Normalization::Sample,
+        }
+    }
 }
 
 /// `--weighting`, parsed where `compare` and `train` both read it.

@@ -31,7 +31,8 @@ struct JsonLayer<'a> {
     kind: &'a str,
     shape: &'a [usize],
     sum: f64,
-    elements: u64,
+    /// A whole number but with a mask.
+    elements: serde_json::Number,
     weight: f64,
 }
 
@@ -48,15 +49,20 @@ pub fn run(args: &CompareArgs) -> Result<(), CliError> {
         )));
     }
     let config = LossConfig::default()
-        .with_group_size(args.group_size)?
+        .with_normalization(args.normalization.with_group_size(args.group_size))?
         .with_weighting(weighting);
     let device = backend::device();
     match (args.output.is_dir(), args.target.is_dir()) {
         (true, true) => {
-            if args.grad_out.is_some() {
-                return Err(CliError::Usage(
-                    "--grad-out takes one pair of files, not folders".into(),
-                ));
+            for (given, option) in [
+                (args.grad_out.is_some(), "--grad-out"),
+                (args.mask.is_some(), "--mask"),
+            ] {
+                if given {
+                    return Err(CliError::Usage(format!(
+                        "{option} takes one pair of files, not folders"
+                    )));
+                }
             }
             let loss = build_loss(&args.teacher, config, &device)?;
             return crate::compare_folders::run(args, &loss, &device);
@@ -68,6 +74,7 @@ pub fn run(args: &CompareArgs) -> Result<(), CliError> {
             ));
         }
     }
+    let plot_file = args.plot.as_deref().map(plot::PlotFile::new).transpose()?;
     let loss = build_loss(&args.teacher, config, &device)?;
 
     let autodiff = device.clone().autodiff();
@@ -81,28 +88,36 @@ pub fn run(args: &CompareArgs) -> Result<(), CliError> {
     check_sizes(&loss, &output.dims(), &target.dims())?;
 
     let target_features = loss.target_features(&target)?;
-    let output_features = loss.features(&output)?;
-    let report = loss.loss(&output_features, &target_features)?;
+    let report = match &args.mask {
+        Some(path) => {
+            let mask = image_io::load_mask(path, args.max_pixels, &device)?;
+            loss.loss_against_masked(&output, &target_features, &mask)?
+        }
+        None => {
+            let output_features = loss.features(&output)?;
+            if let Some(path) = &args.heatmap {
+                heatmap::write(path, &loss, &output, &output_features, &target_features)?;
+            }
+            loss.loss(&output_features, &target_features)?
+        }
+    };
     let value = report.value()?;
-    if let Some(path) = &args.heatmap {
-        heatmap::write(path, &loss, &output, &output_features, &target_features)?;
-    }
     let line = report_line(args.json, None, loss.teacher().name(), value, &report)?;
     writeln!(std::io::stdout().lock(), "{line}").map_err(CliError::stdout)?;
-    if let Some(path) = &args.plot {
-        let total = report.elements() as f64;
-        let bars: Vec<plot::LayerBar> = report
+    if let Some(plot_file) = &plot_file {
+        let layers: Vec<plot::Layer> = report
             .layers
             .iter()
             .zip(report.layer_sums()?)
-            .map(|(layer, sum)| plot::LayerBar {
+            .map(|(layer, sum)| plot::Layer {
                 name: layer.info.name.clone(),
-                contribution: layer.weight * sum / total,
+                sum,
                 elements: layer.elements,
+                weight: layer.weight,
             })
             .collect();
         let title = format!("{} — loss {value:.6}", loss.teacher().name());
-        plot::write_svg(path, &title, &bars)?;
+        plot_file.write(&title, &layers)?;
     }
 
     if let Some(path) = &args.grad_out {
@@ -164,10 +179,19 @@ pub fn report_line(
                 kind: layer.info.kind.as_str(),
                 shape: &layer.info.shape,
                 sum,
-                elements: layer.elements,
+                elements: json_number(layer.elements),
                 weight: layer.weight,
             })
             .collect(),
     };
     serde_json::to_string(&json).map_err(|e| CliError::Failed(format!("cannot encode the JSON report: {e}")))
+}
+
+/// A count as an integer, a weighted count as a float.
+fn json_number(value: f64) -> serde_json::Number {
+    if value.fract() == 0.0 && (0.0..9.0e15).contains(&value) {
+        serde_json::Number::from(value as u64)
+    } else {
+        serde_json::Number::from_f64(value).unwrap_or_else(|| serde_json::Number::from(0))
+    }
 }

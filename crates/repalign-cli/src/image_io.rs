@@ -43,8 +43,40 @@ pub fn load(path: &Path, max_pixels: u64, device: &Device) -> Result<Tensor<4>, 
     Ok(decode(&bytes, path, max_pixels)?.into_tensor(device))
 }
 
+/// Reads a mask (`--mask`): grey values in [0, 1] (colour is converted to luma, alpha
+/// dropped), as a `(1, 1, H, W)` tensor on `device`. Same rules as [`load`].
+pub fn load_mask(path: &Path, max_pixels: u64, device: &Device) -> Result<Tensor<4>, CliError> {
+    let bytes = std::fs::read(path).map_err(|e| image_error(path, e))?;
+    let grey = decode_image(&bytes, path, max_pixels)?.to_luma32f();
+    let (width, height) = (grey.width() as usize, grey.height() as usize);
+    Ok(Tensor::from_data(
+        TensorData::new(grey.into_raw(), [1, 1, height, width]),
+        device,
+    ))
+}
+
 /// Decodes PNG or JPEG bytes; `origin` names them in errors.
 pub fn decode(bytes: &[u8], origin: &Path, max_pixels: u64) -> Result<Rgb, CliError> {
+    let rgb = decode_image(bytes, origin, max_pixels)?.to_rgb32f();
+    let (width, height) = (rgb.width() as usize, rgb.height() as usize);
+    let interleaved = rgb.into_raw();
+    // HWC → CHW.
+    let plane = width * height;
+    let mut planar = vec![0.0f32; interleaved.len()];
+    for (pixel, rgb) in interleaved.chunks_exact(3).enumerate() {
+        for (channel, &value) in rgb.iter().enumerate() {
+            planar[channel * plane + pixel] = value;
+        }
+    }
+    Ok(Rgb {
+        height,
+        width,
+        planar,
+    })
+}
+
+/// The decoded image, upright, after the format and size checks.
+fn decode_image(bytes: &[u8], origin: &Path, max_pixels: u64) -> Result<DynamicImage, CliError> {
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| image_error(origin, e))?;
@@ -69,23 +101,7 @@ pub fn decode(bytes: &[u8], origin: &Path, max_pixels: u64) -> Result<Rgb, CliEr
     let orientation = decoder.orientation().map_err(|e| image_error(origin, e))?;
     let mut image = DynamicImage::from_decoder(decoder).map_err(|e| image_error(origin, e))?;
     image.apply_orientation(orientation);
-
-    let rgb = image.to_rgb32f();
-    let (width, height) = (rgb.width() as usize, rgb.height() as usize);
-    let interleaved = rgb.into_raw();
-    // HWC → CHW.
-    let plane = width * height;
-    let mut planar = vec![0.0f32; interleaved.len()];
-    for (pixel, rgb) in interleaved.chunks_exact(3).enumerate() {
-        for (channel, &value) in rgb.iter().enumerate() {
-            planar[channel * plane + pixel] = value;
-        }
-    }
-    Ok(Rgb {
-        height,
-        width,
-        planar,
-    })
+    Ok(image)
 }
 
 fn image_error(path: &Path, reason: impl std::fmt::Display) -> CliError {

@@ -8,6 +8,7 @@ use burn::tensor::Device;
 use repalign::preprocess::{Normalize, Preprocess};
 use repalign::teacher;
 use repalign::{LossConfig, RepAlignLoss, Weighting, testing};
+use repalign_cli::image_io;
 
 struct Workspace {
     dir: tempfile::TempDir,
@@ -429,8 +430,28 @@ fn folder_mode_pairs_by_name_and_reports_what_it_skips() {
     assert_eq!(names, ["one.png", "same.png"]);
 }
 
+/// The layer names of the test teacher, as `--json` reports them.
+fn layer_names(ws: &Workspace) -> Vec<String> {
+    let args = [
+        &["compare", "output.png", "target.png", "--json"][..],
+        &TEACHER,
+        &["--size", "32"],
+    ]
+    .concat();
+    let json: serde_json::Value = serde_json::from_str(&stdout(&ws.run(&args))).unwrap();
+    json["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|layer| layer["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The bars' fill colour (plot/chart.rs); nothing else is drawn in it as a rectangle.
+const BAR_COLOUR: [u8; 3] = [59, 117, 175];
+
 #[test]
-fn plot_writes_an_svg_with_two_bars_per_layer() {
+fn plot_writes_an_svg_chart_with_layer_names_bars_and_axis_titles() {
     let ws = Workspace::new();
     let args = [
         &["compare", "output.png", "target.png", "--plot", "layers.svg"][..],
@@ -440,15 +461,75 @@ fn plot_writes_an_svg_with_two_bars_per_layer() {
     .concat();
     stdout(&ws.run(&args));
     let svg = std::fs::read_to_string(ws.path("layers.svg")).unwrap();
-    assert!(svg.starts_with("<svg"));
-    assert_eq!(svg.matches("<rect x=").count(), 2 * 8);
-    assert!(svg.contains("<title>features.18:"));
+    let document = roxmltree::Document::parse(&svg).unwrap();
+    let root = document.root_element();
+    assert_eq!(root.tag_name().name(), "svg");
+    assert_eq!(root.tag_name().namespace(), Some("http://www.w3.org/2000/svg"));
+    let texts: Vec<&str> = document
+        .descendants()
+        .filter(|node| node.has_tag_name("text"))
+        .filter_map(|node| node.text())
+        .map(str::trim)
+        .collect();
+    let names = layer_names(&ws);
+    assert_eq!(names.len(), 8);
+    for name in &names {
+        assert!(texts.contains(&name.as_str()), "{name} not in {texts:?}");
+    }
+    for axis in [
+        "w_i S_i / Σ N",
+        "layer index (tap order)",
+        "mean S_i / N_i",
+        "elements N_i (log scale)",
+    ] {
+        assert!(texts.contains(&axis), "{axis} not in {texts:?}");
+    }
+    let fill = format!("#{:02X}{:02X}{:02X}", BAR_COLOUR[0], BAR_COLOUR[1], BAR_COLOUR[2]);
+    let bars = document
+        .descendants()
+        .filter(|node| node.has_tag_name("rect") && node.attribute("fill") == Some(fill.as_str()))
+        .count();
+    assert_eq!(bars, names.len());
+}
+
+#[test]
+fn plot_writes_a_png_chart_when_the_file_is_named_png() {
+    let ws = Workspace::new();
     let args = [
-        &["compare", "output.png", "target.png", "--plot", "layers.png"][..],
+        &["compare", "output.png", "target.png", "--plot", "layers.PNG"][..],
         &TEACHER,
+        &["--size", "32"],
     ]
     .concat();
-    assert!(one_line_error(&ws.run(&args)).contains("--plot writes SVG"));
+    stdout(&ws.run(&args));
+    let image = image::open(ws.path("layers.PNG")).unwrap().to_rgb8();
+    // Eight layers fit the narrowest chart (plot/chart.rs: MIN_WIDTH x HEIGHT).
+    assert_eq!(image.dimensions(), (1100, 900));
+    let bar_pixels = image.pixels().filter(|pixel| pixel.0 == BAR_COLOUR).count();
+    let dark_pixels = image
+        .pixels()
+        .filter(|pixel| pixel.0.iter().all(|&channel| channel < 64))
+        .count();
+    assert!(bar_pixels > 1000, "{bar_pixels} pixels of bars");
+    assert!(dark_pixels > 1000, "{dark_pixels} pixels of text and axes");
+}
+
+#[test]
+fn plot_to_another_extension_is_a_usage_error_before_any_work() {
+    let ws = Workspace::new();
+    for name in ["layers.jpg", "layers"] {
+        let args = [
+            &["compare", "output.png", "target.png", "--plot", name][..],
+            &TEACHER,
+        ]
+        .concat();
+        let output = ws.run(&args);
+        let error = one_line_error(&output);
+        assert!(error.contains("--plot writes .svg or .png files"), "{error}");
+        assert!(error.contains(name), "{error}");
+        assert!(output.stdout.is_empty(), "no loss printed before the error");
+        assert!(!ws.path(name).exists());
+    }
 }
 
 #[test]
@@ -599,4 +680,92 @@ impl Workspace {
         // Linux reports ru_maxrss in kibibytes.
         (status, stderr, usage.ru_maxrss as u64 * 1024)
     }
+}
+
+/// `train --optimizer` is adamw or wngradw; anything else is refused before any work,
+/// naming both.
+#[test]
+fn train_refuses_an_unknown_optimizer_naming_the_known_ones() {
+    let ws = Workspace::new();
+    let output = ws.run(&["train", "--optimizer", "sgd"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("[possible values: adamw, wngradw]"), "{stderr}");
+}
+
+#[test]
+fn mask_and_normalization_reach_the_library() {
+    let ws = Workspace::new();
+    // White on the left two thirds, a grey ramp on the right.
+    let mask = image::GrayImage::from_fn(48, 40, |x, _| {
+        image::Luma([if x < 32 { 255 } else { (x * 5) as u8 }])
+    });
+    mask.save(ws.path("mask.png")).unwrap();
+    image::GrayImage::from_pixel(48, 40, image::Luma([255]))
+        .save(ws.path("white.png"))
+        .unwrap();
+    image::GrayImage::from_pixel(48, 40, image::Luma([0]))
+        .save(ws.path("black.png"))
+        .unwrap();
+    image::GrayImage::from_pixel(40, 40, image::Luma([255]))
+        .save(ws.path("small_mask.png"))
+        .unwrap();
+    let run = |extra: &[&str]| {
+        let args = [
+            &["compare", "output.png", "target.png"][..],
+            &TEACHER,
+            &["--size", "32"],
+            extra,
+        ]
+        .concat();
+        ws.run(&args)
+    };
+    let value = |extra: &[&str]| -> f64 { stdout(&run(extra)).trim().parse().unwrap() };
+
+    // The library's numbers on the same pixels.
+    let device = Device::flex();
+    let teacher = teacher::load("vgg11", testing::random_weights("vgg11", 5).unwrap(), &device).unwrap();
+    let config = LossConfig::default()
+        .with_normalization(repalign::Normalization::Sample)
+        .unwrap();
+    let loss = RepAlignLoss::new(teacher, config)
+        .with_preprocess(Preprocess::resize_crop_normalize(32, Normalize::IMAGENET));
+    let load = |name: &str| image_io::load(&ws.path(name), u64::MAX, &device).unwrap();
+    let target = loss.target_features(&load("target.png")).unwrap();
+    let mask = image_io::load_mask(&ws.path("mask.png"), u64::MAX, &device).unwrap();
+    let expected = loss
+        .loss_against_masked(&load("output.png"), &target, &mask)
+        .unwrap()
+        .value()
+        .unwrap();
+    let printed = value(&["--normalization", "sample", "--mask", "mask.png"]);
+    assert!(
+        (printed - expected).abs() <= 1e-12 * expected.abs(),
+        "{printed} vs {expected}"
+    );
+
+    // A white mask is no mask; a partial one changes the loss.
+    assert_eq!(value(&["--mask", "white.png"]), value(&[]));
+    assert_ne!(value(&["--mask", "mask.png"]), value(&[]));
+    assert_ne!(value(&["--normalization", "sample"]), value(&[]));
+
+    for (extra, cause) in [
+        (&["--mask", "black.png"][..], "zero everywhere"),
+        (
+            &["--mask", "small_mask.png"][..],
+            "mask: expected (B, 1, H, W) = (1, 1, 40, 48)",
+        ),
+        (&["--mask", "missing.png"][..], "missing.png"),
+    ] {
+        let error = one_line_error(&run(extra));
+        assert!(error.contains(cause), "{extra:?}: {error}");
+    }
+    let unknown = run(&["--normalization", "layer"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("[possible values: groups, sample]"));
+    let with_heatmap = run(&["--mask", "mask.png", "--heatmap", "heat.png"]);
+    assert!(String::from_utf8_lossy(&with_heatmap.stderr).contains("cannot be used with"));
+    assert!(!ws.path("heat.png").exists());
+    let folders = ws.run(&[&["compare", ".", "."][..], &TEACHER, &["--mask", "mask.png"]].concat());
+    assert!(one_line_error(&folders).contains("--mask takes one pair of files"));
 }

@@ -214,6 +214,29 @@ fn efficientnet_lite0_classifies_the_photos() {
     }
 }
 
+/// `repalign train --optimizer wngradw`: both runs step with the original's optimizer and
+/// their losses stay finite (the run fails otherwise).
+#[test]
+#[ignore = "needs fetched weights and photos: `repalign fetch` (see the file's docs)"]
+fn train_with_wngradw_runs_both_students() {
+    require(cache().join("weights").join("vgg16.safetensors"));
+    let out = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_repalign"))
+        .args(["train", "--optimizer", "wngradw", "--steps", "3"])
+        .args(["--patches-per-photo", "1", "--judges", "", "--cache-dir"])
+        .arg(cache())
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    for run in ["run0", "run1"] {
+        let losses = std::fs::read_to_string(out.path().join(run).join("losses.csv")).unwrap();
+        assert_eq!(losses.lines().count(), 4, "{run}: {losses}");
+    }
+}
+
 /// `repalign train` end to end on a tiny budget: both runs, checkpoints, images, the
 /// loss curves and the table with a row per method and a column per judge.
 #[test]

@@ -50,6 +50,10 @@ pub enum Error {
     #[error("output and target features differ: {0}")]
     FeatureMismatch(String),
 
+    /// A mask handed to the loss cannot weight it.
+    #[error("invalid mask: {0}")]
+    Mask(String),
+
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]
     Config(String),

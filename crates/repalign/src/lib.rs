@@ -37,6 +37,9 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! The original trains its students with WNGradW: [`optim::WnGradWConfig`] builds it as a
+//! burn optimizer, stepped like burn's AdamW.
 
 #![warn(missing_docs)]
 
@@ -45,6 +48,7 @@ mod error;
 mod features;
 mod host;
 mod loss;
+pub mod optim;
 pub mod preprocess;
 mod taps;
 pub mod teacher;
@@ -56,7 +60,7 @@ mod weights;
 pub use cache::{CacheStats, TargetCache};
 pub use error::{Error, Result};
 pub use features::Features;
-pub use loss::{LayerLoss, LossConfig, LossReport, RepAlignLoss, Weighting};
+pub use loss::{LayerLoss, LossConfig, LossReport, Normalization, RepAlignLoss, Weighting};
 pub use taps::{LayerKind, Tap, TapInfo, TapSelector, Taps};
 pub use teacher::Teacher;
 pub use weights::WeightStore;

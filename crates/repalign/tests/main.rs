@@ -7,6 +7,7 @@ mod common;
 mod cache;
 mod goldens;
 mod invariants;
+mod masks;
 mod properties;
 mod teachers;
 mod threads;

@@ -76,7 +76,7 @@ proptest! {
         let value = report.value().unwrap();
         prop_assert!(value >= 0.0 && value.is_finite());
         for (layer, sum) in report.layers.iter().zip(report.layer_sums().unwrap()) {
-            let groups = layer.elements as f64 / group as f64;
+            let groups = layer.elements / group as f64;
             prop_assert!(sum >= 0.0 && sum <= 4.0 * groups * (1.0 + 1e-5), "{}: {sum} > 4 x {groups}", layer.info.name);
         }
         let same = loss.loss(&features(&a, batch, channels, len, [1.0; 2]), &features(&a, batch, channels, len, [1.0; 2])).unwrap();

@@ -11,13 +11,14 @@ mod student;
 use std::path::Path;
 use std::time::Instant;
 
-use burn::optim::{AdamWConfig, GradientsParams};
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
+use repalign::optim::WnGradWConfig;
 use repalign::{LossConfig, RepAlignLoss, TargetCache};
 use rng::SplitMix64;
 
 use crate::backend;
-use crate::cli::{TeacherArgs, TrainArgs};
+use crate::cli::{OptimizerKind, TeacherArgs, TrainArgs};
 use crate::error::CliError;
 use crate::output;
 use crate::teacher_args::build_loss;
@@ -44,7 +45,9 @@ pub fn run(args: &TrainArgs) -> Result<(), CliError> {
         no_resize,
     };
     let weighting = crate::cli::weighting(&args.weighting)?;
-    let config = LossConfig::default().with_weighting(weighting);
+    let config = LossConfig::default()
+        .with_normalization(args.normalization.with_group_size(2))?
+        .with_weighting(weighting);
     // Training crops go to the teacher at their own size; judges see whole photos
     // with their own preset.
     let teacher = build_loss(&teacher_args(&args.teacher, true), config.clone(), &device)?;
@@ -165,7 +168,7 @@ fn train(
     // Every run starts from the same student.
     autodiff.seed(args.seed);
     let mut student = Student::new(args.width, args.depth, &autodiff);
-    let mut optimizer = AdamWConfig::new().with_weight_decay(1e-4).init();
+    let mut optimizer = optimizer(args.optimizer)?;
     let mut order = SplitMix64::new(args.seed ^ 0x5eed);
     let mut queue: Vec<usize> = Vec::new();
     let mut losses = Vec::with_capacity(args.steps);
@@ -234,6 +237,15 @@ fn train(
         losses.last().copied().unwrap_or(f64::NAN)
     );
     Ok((student, losses))
+}
+
+/// A fresh optimiser of the chosen kind; both are burn `ModuleOptimizer`s, so the loop
+/// steps either the same way.
+fn optimizer(kind: OptimizerKind) -> Result<ModuleOptimizer, CliError> {
+    Ok(match kind {
+        OptimizerKind::AdamW => AdamWConfig::new().with_weight_decay(1e-4).init(),
+        OptimizerKind::WnGradW => WnGradWConfig::new().init()?,
+    })
 }
 
 fn write_losses(path: &Path, losses: &[f64]) -> Result<(), CliError> {

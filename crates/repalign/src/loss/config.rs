@@ -1,4 +1,4 @@
-//! How the per-layer distances are combined: group size and layer weights.
+//! How each tap is normalised and how the per-layer distances are combined.
 
 use crate::error::{Error, Result};
 
@@ -56,33 +56,56 @@ impl Weighting {
     }
 }
 
-/// Loss configuration: group size and weighting.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LossConfig {
-    group_size: usize,
-    weighting: Weighting,
+/// How a tap's features are L2-normalised before they are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Normalization {
+    /// The first published version (SPEC §3): each `(B, C, L)` tap is zero-padded along
+    /// `L` to whole groups of `size` neighbours, each group divided by
+    /// `max(‖group‖₂, 1e-12)`; `S_i` sums the squared differences, `N_i` counts the
+    /// padded elements.
+    Groups {
+        /// Neighbours per group (≥ 1).
+        size: usize,
+    },
+    /// The original's current version: each sample's tap as a whole is divided by
+    /// `‖x‖₂ + 1e-8` (a constant for autodiff), `l_b` is the mean squared difference
+    /// over the sample's elements, `S_i = Σ_b l_b` and `N_i = B`.
+    Sample,
 }
 
-impl Default for LossConfig {
-    /// Groups of 2, no weights: the seed's defaults.
+impl Default for Normalization {
+    /// Groups of 2: the seed's default.
     fn default() -> Self {
-        LossConfig {
-            group_size: 2,
-            weighting: Weighting::None,
-        }
+        Normalization::Groups { size: 2 }
     }
 }
 
+/// Loss configuration: normalisation and weighting.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LossConfig {
+    normalization: Normalization,
+    weighting: Weighting,
+}
+
 impl LossConfig {
-    /// Features are L2-normalised in groups of this many neighbours (≥ 1).
+    /// Groups of this many neighbours (≥ 1): shorthand for
+    /// [`with_normalization`](Self::with_normalization)`(Normalization::Groups { size })`.
     ///
     /// # Errors
     /// [`Error::Config`] for 0.
-    pub fn with_group_size(mut self, group_size: usize) -> Result<Self> {
-        if group_size == 0 {
+    pub fn with_group_size(self, size: usize) -> Result<Self> {
+        self.with_normalization(Normalization::Groups { size })
+    }
+
+    /// How taps are normalised.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for groups of 0.
+    pub fn with_normalization(mut self, normalization: Normalization) -> Result<Self> {
+        if normalization == (Normalization::Groups { size: 0 }) {
             return Err(Error::Config("group size must be at least 1".into()));
         }
-        self.group_size = group_size;
+        self.normalization = normalization;
         Ok(self)
     }
 
@@ -92,9 +115,9 @@ impl LossConfig {
         self
     }
 
-    /// The group size.
-    pub fn group_size(&self) -> usize {
-        self.group_size
+    /// How taps are normalised.
+    pub fn normalization(&self) -> Normalization {
+        self.normalization
     }
 
     /// The weighting.

@@ -2,8 +2,9 @@
 
 use burn::tensor::Tensor;
 
-use super::RepAlignLoss;
 use super::grouped::grouped_distance_map;
+use super::sample::sample_distance_map;
+use super::{Normalization, RepAlignLoss};
 use crate::error::{Error, Result};
 use crate::features::Features;
 use crate::preprocess::resample::{self, Interpolation};
@@ -12,7 +13,8 @@ use crate::preprocess::resize::resampling_matrix;
 impl RepAlignLoss {
     /// Per-pixel contributions to the loss, `(B, height, width)`: for every spatial tap
     /// `(B, C, H_i, W_i)`, the squared differences of its normalised groups summed over
-    /// channels, scaled by `w_i / Σ N`, bilinearly upsampled to `height`x`width` (the
+    /// channels (whole samples: divided by the sample's element count), scaled by
+    /// `w_i / Σ N`, bilinearly upsampled to `height`x`width` (the
     /// teacher's input size) and summed over taps. Token and vector taps (Linear
     /// layers) have no place in the image and are left out.
     ///
@@ -26,18 +28,18 @@ impl RepAlignLoss {
         width: usize,
     ) -> Result<Tensor<3>> {
         let report = self.loss(output, target)?;
-        let total = report.elements() as f64;
+        let total = report.elements();
         let mut heat: Option<Tensor<3>> = None;
         for ((out, tgt), layer) in output.taps().iter().zip(target.taps()).zip(&report.layers) {
             let [batch, _, tap_h, tap_w] = match out.info.shape[..] {
                 [b, c, h, w] => [b, c, h, w],
                 _ => continue,
             };
-            let map = grouped_distance_map(
-                out.value.clone(),
-                tgt.value.clone().detach(),
-                self.config.group_size(),
-            )
+            let (output, target) = (out.value.clone(), tgt.value.clone().detach());
+            let map = match self.config.normalization() {
+                Normalization::Groups { size } => grouped_distance_map(output, target, size),
+                Normalization::Sample => sample_distance_map(output, target),
+            }
             .reshape([batch, 1, tap_h, tap_w]);
             let device = map.device();
             let rows = resampling_matrix(

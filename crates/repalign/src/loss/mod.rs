@@ -4,11 +4,14 @@ mod config;
 mod fused;
 mod grouped;
 mod heatmap;
+mod mask;
 mod report;
+mod sample;
+mod sample_fused;
 
 use burn::tensor::Tensor;
 
-pub use config::{LossConfig, Weighting};
+pub use config::{LossConfig, Normalization, Weighting};
 pub use report::{LayerLoss, LossReport};
 
 use crate::error::{Error, Result};
@@ -16,6 +19,7 @@ use crate::features::Features;
 use crate::preprocess::Preprocess;
 use crate::taps::{Tap, TapInfo, TapSelector, Taps};
 use crate::teacher::Teacher;
+use mask::InputMask;
 
 /// A frozen teacher, its preprocessing, the tap selection and the loss settings.
 ///
@@ -174,7 +178,7 @@ impl RepAlignLoss {
             .iter()
             .zip(target.taps())
             .zip(weights)
-            .map(|((out, tgt), weight)| self.layer_loss(out, tgt, weight))
+            .map(|((out, tgt), weight)| self.layer_loss(out, tgt, weight, None))
             .collect::<Result<Vec<_>>>()?;
         report(layers)
     }
@@ -189,6 +193,44 @@ impl RepAlignLoss {
     /// # Errors
     /// As [`features`](Self::features) and [`loss`](Self::loss).
     pub fn loss_against(&self, output: &Tensor<4>, target: &Features) -> Result<LossReport> {
+        self.compare_while_running(output, target, None)
+    }
+
+    /// [`loss_against`](Self::loss_against) with a mask `(B, 1, H, W)` in `[0, 1]` in
+    /// the output image's coordinates (1 = counts fully, 0 = not at all). The mask goes
+    /// through the image's resizes and crops (not its normalisation); each tap sees it
+    /// at its own resolution: a conv tap `(B, C, h, w)` average-pooled to `h`x`w`, a
+    /// patch token the mean over its patch, class and register tokens and taps with no
+    /// place in the image (Linear vectors) the mean of the whole mask. With groups,
+    /// a group's weight `m_g` is the mean of its positions' weights,
+    /// `S_i = Σ m_g d_g` and `N_i = Σ m_g · size`; with whole samples,
+    /// `l_b = Σ m d / Σ m`. A mask of ones gives the unmasked loss. The mask is read
+    /// back to the host once per call (and, off the CPU, once per tap for `N_i`).
+    ///
+    /// # Errors
+    /// As [`loss_against`](Self::loss_against); [`Error::Shape`] when the mask is not
+    /// `(B, 1, H, W)` of the output's `B`, `H`, `W`; [`Error::Mask`] for values outside
+    /// `[0, 1]` or a sample whose mask is zero where the teacher looks.
+    pub fn loss_against_masked(
+        &self,
+        output: &Tensor<4>,
+        target: &Features,
+        mask: &Tensor<4>,
+    ) -> Result<LossReport> {
+        let mask = InputMask::new(mask, output.dims(), &self.preprocess, |height, width| {
+            self.teacher.token_layout(height, width)
+        })?;
+        self.compare_while_running(output, target, Some(&mask))
+    }
+
+    /// Runs the teacher on `output`, comparing each tap with its target as soon as it
+    /// is produced.
+    fn compare_while_running(
+        &self,
+        output: &Tensor<4>,
+        target: &Features,
+        mask: Option<&InputMask>,
+    ) -> Result<LossReport> {
         let batch = output.dims()[0];
         check_batches(batch, target)?;
         let input = self.checked_input(output.clone(), "output image")?;
@@ -203,7 +245,7 @@ impl RepAlignLoss {
                 return;
             }
             let result = match (target.taps().get(index), weights.get(index)) {
-                (Some(tgt), Some(&weight)) => self.layer_loss(&tap, tgt, weight),
+                (Some(tgt), Some(&weight)) => self.layer_loss(&tap, tgt, weight, mask),
                 _ => Err(Error::FeatureMismatch(format!(
                     "the output has more taps than the {} target taps (first extra: `{}`)",
                     target.len(),
@@ -227,7 +269,7 @@ impl RepAlignLoss {
     }
 
     /// One tap pair's share: names and shapes must agree.
-    fn layer_loss(&self, out: &Tap, tgt: &Tap, weight: f64) -> Result<LayerLoss> {
+    fn layer_loss(&self, out: &Tap, tgt: &Tap, weight: f64, mask: Option<&InputMask>) -> Result<LayerLoss> {
         if out.info.name != tgt.info.name || out.info.shape != tgt.info.shape {
             return Err(Error::FeatureMismatch(format!(
                 "tap `{}` {:?} vs `{}` {:?} (output and target must have the same batch size and image size)",
@@ -235,11 +277,18 @@ impl RepAlignLoss {
             )));
         }
         let target_value = tgt.value.clone().detach();
-        let group = self.config.group_size();
-        let (sum, elements) = if crate::host::applies(&out.value.device()) {
-            fused::grouped_alignment(out.value.clone(), target_value, group)?
-        } else {
-            grouped::grouped_alignment(out.value.clone(), target_value, group)
+        let output = out.value.clone();
+        let mask = mask.map(|mask| mask.for_tap(&out.info));
+        let host = crate::host::applies(&output.device());
+        let (sum, elements) = match (self.config.normalization(), host) {
+            (Normalization::Groups { size }, true) => {
+                fused::grouped_alignment(output, target_value, size, mask)?
+            }
+            (Normalization::Groups { size }, false) => {
+                grouped::grouped_alignment(output, target_value, size, mask)?
+            }
+            (Normalization::Sample, true) => sample_fused::sample_alignment(output, target_value, mask)?,
+            (Normalization::Sample, false) => sample::sample_alignment(output, target_value, mask),
         };
         Ok(LayerLoss {
             info: out.info.clone(),
@@ -276,14 +325,14 @@ fn check_batches(output_batch: usize, target: &Features) -> Result<()> {
 
 /// `total = Σ w_i S_i / Σ N_i` over the layers.
 fn report(layers: Vec<LayerLoss>) -> Result<LossReport> {
-    let elements: u64 = layers.iter().map(|l| l.elements).sum();
+    let elements: f64 = layers.iter().map(|l| l.elements).sum();
     let weighted = layers
         .iter()
         .map(|l| l.sum.clone() * l.weight)
         .reduce(|a, b| a + b)
         .ok_or_else(no_taps)?;
     Ok(LossReport {
-        total: weighted / elements as f64,
+        total: weighted / elements,
         layers,
     })
 }

@@ -10,11 +10,15 @@ use crate::taps::TapInfo;
 pub struct LayerLoss {
     /// Which tap.
     pub info: TapInfo,
-    /// `S_i`: sum of squared differences of the normalised groups (one element, on the
-    /// autodiff tape when the output features are).
+    /// `S_i`: with groups, the sum of squared differences of the normalised groups
+    /// (mask-weighted); with whole samples, the sum over the batch of each sample's
+    /// mean squared difference. One element, on the autodiff tape when the output
+    /// features are.
     pub sum: Tensor<1>,
-    /// `N_i`: number of compared elements, padding included.
-    pub elements: u64,
+    /// `N_i`: with groups, the number of compared elements, padding included (with a
+    /// mask, each group counted with its weight, so not always a whole number); with
+    /// whole samples, the batch size.
+    pub elements: f64,
     /// `w_i`: this layer's weight.
     pub weight: f64,
 }
@@ -30,7 +34,7 @@ pub struct LossReport {
 
 impl LossReport {
     /// Total number of compared elements, `Σ N_i`.
-    pub fn elements(&self) -> u64 {
+    pub fn elements(&self) -> f64 {
         self.layers.iter().map(|layer| layer.elements).sum()
     }
 

@@ -25,6 +25,18 @@ use crate::error::{Error, Result};
 use crate::preprocess::{Normalize, Preprocess};
 use crate::taps::Taps;
 
+/// How a vision transformer's tokens map onto its input: `prefix` tokens with no place
+/// in the image (class, registers), then a row-major grid of `rows`x`cols` patches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenLayout {
+    /// Tokens before the patches.
+    pub prefix: usize,
+    /// Patch rows.
+    pub rows: usize,
+    /// Patch columns.
+    pub cols: usize,
+}
+
 /// A frozen network whose forward pass records taps.
 ///
 /// Implementations hold their weights as constant tensors, so running them on an
@@ -63,6 +75,14 @@ pub trait Teacher: fmt::Debug + Send + Sync {
             });
         }
         Ok(())
+    }
+
+    /// Where the token taps `(B, T, D)` of an input of `height`x`width` (after
+    /// preprocessing) sit in the image, for masks; `None` (the default) for a teacher
+    /// without tokens, whose 3-D taps then see the mean of the whole mask.
+    fn token_layout(&self, height: usize, width: usize) -> Option<TokenLayout> {
+        let _ = (height, width);
+        None
     }
 
     /// Runs the network on a `(B, 3, H, W)` input that passed

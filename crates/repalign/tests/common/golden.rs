@@ -8,7 +8,7 @@
 use burn::tensor::Device;
 use repalign::preprocess::{Preprocess, Step};
 use repalign::testing::weights_from_recipes;
-use repalign::{LossConfig, RepAlignLoss, Weighting, teacher};
+use repalign::{LossConfig, Normalization, RepAlignLoss, Weighting, teacher};
 
 use super::*;
 
@@ -38,8 +38,15 @@ pub fn run_case(name: &str) {
         Some(size) => Preprocess::resize_crop_normalize(size as usize, normalize),
         None => Preprocess::identity().then(Step::Normalize(normalize)),
     };
+    let size = fixture["group_size"].as_u64().unwrap() as usize;
+    // Fixtures of the first version say nothing: groups.
+    let normalization = match fixture["normalization"].as_str() {
+        None | Some("groups") => Normalization::Groups { size },
+        Some("sample") => Normalization::Sample,
+        Some(other) => panic!("{name}: unknown normalization {other}"),
+    };
     let config = LossConfig::default()
-        .with_group_size(fixture["group_size"].as_u64().unwrap() as usize)
+        .with_normalization(normalization)
         .unwrap()
         .with_weighting(Weighting::parse(fixture["weighting"].as_str().unwrap()).unwrap());
     let loss = RepAlignLoss::new(teacher, config).with_preprocess(preprocess);
@@ -50,7 +57,16 @@ pub fn run_case(name: &str) {
     let (shape, values) = &tensors["target"];
     let target = tensor4(shape, values, &device);
 
-    let report = loss.loss_for(&output, &target).unwrap();
+    let mask = tensors
+        .get("mask")
+        .map(|(shape, values)| tensor4(shape, values, &device));
+    let report = match &mask {
+        Some(mask) => {
+            let target = loss.target_features(&target).unwrap();
+            loss.loss_against_masked(&output, &target, mask).unwrap()
+        }
+        None => loss.loss_for(&output, &target).unwrap(),
+    };
     let expected_layers = fixture["layers"].as_array().unwrap();
     assert_eq!(report.layers.len(), expected_layers.len(), "{name}: tap count");
     let sums = report.layer_sums().unwrap();
@@ -69,10 +85,13 @@ pub fn run_case(name: &str) {
             .map(|d| d.as_u64().unwrap() as usize)
             .collect();
         assert_eq!(layer.info.shape, shape, "{name}: {tap} shape");
-        assert_eq!(
-            layer.elements,
-            expected["elements"].as_u64().unwrap(),
-            "{name}: {tap} elements"
+        // A count, exact; with a mask a sum of f32 weights.
+        let elements = expected["elements"].as_f64().unwrap();
+        let tolerance = if mask.is_some() { 1e-5 } else { 0.0 };
+        assert!(
+            relative_error(layer.elements, elements) <= tolerance,
+            "{name}: {tap} elements {} vs {elements}",
+            layer.elements
         );
         let weight = expected["weight"].as_f64().unwrap();
         assert!(

@@ -1,8 +1,11 @@
-//! Goldens: our losses and gradients against the PyTorch reference, one test per
-//! fixture (`tests/fixtures/*.json`, written by `scripts/reference/`).
+//! Goldens: our losses and gradients (and the WNGradW optimizer) against the PyTorch
+//! reference, one test per fixture (`tests/fixtures/*.json`, written by
+//! `scripts/reference/`).
 
 mod cnn;
 mod dinov2;
 mod mobile;
 mod resize;
+mod variants;
 mod vgg;
+mod wngradw;

@@ -1,14 +1,15 @@
 //! One DINOv2 transformer block: pre-norm attention and MLP, each scaled by a learned
 //! per-channel LayerScale before its residual add.
 //!
-//! The two weight layouts compute the same function but are built from different
+//! The weight layouts compute the same function but are built from different
 //! modules, and the seed hooks modules: torch.hub fuses query, key and value into one
-//! `attn.qkv` Linear (one tap), transformers has three (three taps). The structs here
-//! keep that difference so the taps come out as PyTorch records them.
+//! `attn.qkv` Linear (one tap), transformers has three (three taps); transformers 4
+//! fuses SwiGLU's gate and up projections into one Linear, transformers 5 splits them.
+//! The structs here keep those differences so the taps come out as PyTorch records them.
 
 use burn::tensor::{Tensor, activation, module};
 
-use super::Layout;
+use super::{HfNaming, Layout};
 use crate::error::Result;
 use crate::taps::{LayerKind, Taps};
 use crate::teacher::layers::{Activation, Linear};
@@ -53,8 +54,9 @@ impl LayerNorm {
 enum Projections {
     /// torch.hub: `attn.qkv` (`dim` → `3*dim`, split q | k | v), then `attn.proj`.
     Fused { qkv: Linear, proj: Linear },
-    /// transformers: `attention.attention.{query,key,value}`, then
-    /// `attention.output.dense`, hooked in that order.
+    /// transformers: query, key, value, then the output projection, hooked in that
+    /// order (`attention.attention.{query,key,value}`, `attention.output.dense`, or
+    /// transformers 5's `attention.{q,k,v,o}_proj`).
     Separate {
         query: Linear,
         key: Linear,
@@ -79,12 +81,15 @@ impl Attention {
                 qkv: linear("attn.qkv", 3 * dim)?,
                 proj: linear("attn.proj", dim)?,
             },
-            Layout::HuggingFace => Projections::Separate {
-                query: linear("attention.attention.query", dim)?,
-                key: linear("attention.attention.key", dim)?,
-                value: linear("attention.attention.value", dim)?,
-                dense: linear("attention.output.dense", dim)?,
-            },
+            Layout::HuggingFace(naming) => {
+                let [query, key, value, dense] = naming.attention();
+                Projections::Separate {
+                    query: linear(query, dim)?,
+                    key: linear(key, dim)?,
+                    value: linear(value, dim)?,
+                    dense: linear(dense, dim)?,
+                }
+            }
         };
         Ok(Attention {
             projections,
@@ -137,6 +142,8 @@ impl Attention {
 }
 
 /// The feed-forward network.
+// One per block, built once: the size difference between the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 enum FeedForward {
     /// `fc1`, exact GELU (module `act_path`), `fc2`.
@@ -148,6 +155,14 @@ enum FeedForward {
     /// ViT-g's fused SwiGLU: `w12` (`weights_in`) to `2h`, `silu(x1) * x2`, `w3`
     /// (`weights_out`). The gating is functional, so nothing between is tapped.
     SwiGlu { w12: Linear, w3: Linear, hidden: usize },
+    /// transformers 5's split SwiGLU: `down_proj(act_fn(gate_proj(x)) * up_proj(x))`,
+    /// with the SiLU a module (`act_path`) that runs, and is hooked, before `up_proj`.
+    SplitSwiGlu {
+        gate: Linear,
+        up: Linear,
+        down: Linear,
+        act_path: String,
+    },
 }
 
 /// The MLP kind and hidden width, as read off the weight shapes.
@@ -155,16 +170,20 @@ enum FeedForward {
 pub enum Ffn {
     /// `fc1` → GELU → `fc2` with this hidden width (4 × dim in every released size).
     Mlp(usize),
-    /// Fused SwiGLU with hidden width `h` (`w12` has `2h` outputs); ViT-g/14.
+    /// SwiGLU with hidden width `h` (gate and up projections to `h` each, fused in
+    /// `w12` / `weights_in` or split); ViT-g/14.
     SwiGlu(usize),
 }
 
 impl FeedForward {
     /// Takes the MLP `w` (`mlp`).
     fn load(mut w: Scope<'_>, layout: Layout, dim: usize, ffn: Ffn) -> Result<Self> {
-        let act_path = w.path_of(match layout {
-            Layout::TorchHub => "act",
-            Layout::HuggingFace => "activation",
+        // The activation module's path (the fused SwiGLUs' SiLU is functional: unused).
+        let act_path = w.path_of(match (ffn, layout) {
+            (Ffn::Mlp(_), Layout::TorchHub) => "act",
+            (Ffn::Mlp(_), Layout::HuggingFace(HfNaming::Transformers4)) => "activation",
+            (Ffn::Mlp(_), Layout::HuggingFace(HfNaming::Transformers5)) => "activation_fn",
+            (Ffn::SwiGlu(_), _) => "act_fn",
         });
         let mut linear = |name: &str, inputs: usize, out: usize| Linear::load(w.at(name), inputs, out);
         Ok(match (ffn, layout) {
@@ -178,10 +197,16 @@ impl FeedForward {
                 w3: linear("w3", hidden, dim)?,
                 hidden,
             },
-            (Ffn::SwiGlu(hidden), Layout::HuggingFace) => FeedForward::SwiGlu {
+            (Ffn::SwiGlu(hidden), Layout::HuggingFace(HfNaming::Transformers4)) => FeedForward::SwiGlu {
                 w12: linear("weights_in", dim, 2 * hidden)?,
                 w3: linear("weights_out", hidden, dim)?,
                 hidden,
+            },
+            (Ffn::SwiGlu(hidden), Layout::HuggingFace(HfNaming::Transformers5)) => FeedForward::SplitSwiGlu {
+                gate: linear("gate_proj", dim, hidden)?,
+                up: linear("up_proj", dim, hidden)?,
+                down: linear("down_proj", hidden, dim)?,
+                act_path,
             },
         })
     }
@@ -198,6 +223,16 @@ impl FeedForward {
                 let gate = x12.clone().narrow(2, 0, *hidden);
                 let up = x12.narrow(2, *hidden, *hidden);
                 w3.forward(Activation::Silu.apply(gate) * up, taps)
+            }
+            FeedForward::SplitSwiGlu {
+                gate,
+                up,
+                down,
+                act_path,
+            } => {
+                let gate = Activation::Silu.forward(gate.forward(x.clone(), taps), act_path, taps);
+                let up = up.forward(x, taps);
+                down.forward(gate * up, taps)
             }
         }
     }
@@ -220,7 +255,7 @@ impl Block {
     pub fn load(mut w: Scope<'_>, layout: Layout, dim: usize, ffn: Ffn) -> Result<Self> {
         let scale_key = |n: usize| match layout {
             Layout::TorchHub => format!("ls{n}.gamma"),
-            Layout::HuggingFace => format!("layer_scale{n}.lambda1"),
+            Layout::HuggingFace(_) => format!("layer_scale{n}.lambda1"),
         };
         let norm1 = LayerNorm::load(w.at("norm1"), dim)?;
         let attention = Attention::load(&mut w, layout, dim)?;

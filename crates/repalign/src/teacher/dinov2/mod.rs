@@ -10,9 +10,12 @@
 //! `output.dense`, `fc1`, `fc2` (`weights_in`, `weights_out`). The head is an
 //! `nn.Identity` and the final LayerNorm is no Linear: neither is tapped by default.
 //!
-//! The transformers layout is the one of the published checkpoints
-//! (`facebook/dinov2-*`), with transformers 4's module paths; transformers 5 renames
-//! these modules at load time (`q_proj`, `gate_proj`/`up_proj`, …).
+//! transformers files come in two namings ([`HfNaming`]): transformers 4's, which the
+//! published checkpoints (`facebook/dinov2-*`) keep, and transformers 5's, whose
+//! modules are renamed (`attention.q_proj`, …) and whose SwiGLU MLP is split
+//! (`gate_proj`, `up_proj`, `down_proj`). transformers 5 converts the published files
+//! at load time; a file written from its `state_dict()` has its own names. Either
+//! loads, and the taps are named as that file's modules are.
 
 mod block;
 mod pos_embed;
@@ -24,9 +27,9 @@ pub(crate) use pos_embed::PosInterpolation;
 
 use self::block::{Block, HEAD_DIM, LayerNorm};
 use self::pos_embed::PositionEmbedding;
-use super::Teacher;
 use super::layers::{Conv2d, ConvSpec};
 use super::registry::Family;
+use super::{Teacher, TokenLayout};
 use crate::error::{Error, Result};
 use crate::preprocess::Normalize;
 use crate::taps::Taps;
@@ -41,22 +44,90 @@ pub(crate) enum Layout {
     /// torch.hub `facebookresearch/dinov2` (`cls_token`, `blocks.N.attn.qkv`, …).
     TorchHub,
     /// transformers `Dinov2Model` / `Dinov2WithRegistersModel` (`embeddings.cls_token`,
-    /// `encoder.layer.N.attention.attention.query`, …).
-    HuggingFace,
+    /// `encoder.layer.N`, …), with the block's modules named by one release.
+    HuggingFace(HfNaming),
+}
+
+/// How a transformers file names the modules of a block. Only the attention and the
+/// SwiGLU MLP differ (the embeddings, `norm1`/`norm2`, `layer_scale{1,2}.lambda1`,
+/// `mlp.fc1`/`mlp.fc2` and `layernorm` keep their names), and the module structure, so
+/// the taps, follow the naming.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HfNaming {
+    /// transformers 4, the published checkpoints, and transformers 5's
+    /// `save_pretrained` by default (`save_original_format=True`):
+    /// `attention.attention.{query,key,value}`, `attention.output.dense`; GELU module
+    /// `mlp.activation`; SwiGLU `mlp.weights_in` (gate | up in one Linear, one tap),
+    /// functional SiLU, `mlp.weights_out`.
+    Transformers4,
+    /// transformers 5's own modules, as its `state_dict()` and
+    /// `save_pretrained(save_original_format=False)` write them:
+    /// `attention.{q,k,v,o}_proj`; GELU module `mlp.activation_fn`; SwiGLU
+    /// `mlp.gate_proj`, the SiLU module `mlp.act_fn`, `mlp.up_proj`, `mlp.down_proj`,
+    /// hooked in that order.
+    Transformers5,
+}
+
+impl HfNaming {
+    /// Reads the naming off the first block's query projection. Weights with neither
+    /// get transformers 4's, whose loader then names the first key that is missing.
+    fn of(store: &WeightStore) -> Self {
+        let naming = HfNaming::Transformers5;
+        let query = format!(
+            "{}.{}.weight",
+            Layout::HuggingFace(naming).block(0),
+            naming.attention()[0]
+        );
+        if store.contains(&query) {
+            naming
+        } else {
+            HfNaming::Transformers4
+        }
+    }
+
+    /// The attention's query, key, value and output projections under the block, in
+    /// the order they run (and are hooked).
+    fn attention(self) -> [&'static str; 4] {
+        match self {
+            HfNaming::Transformers4 => [
+                "attention.attention.query",
+                "attention.attention.key",
+                "attention.attention.value",
+                "attention.output.dense",
+            ],
+            HfNaming::Transformers5 => [
+                "attention.q_proj",
+                "attention.k_proj",
+                "attention.v_proj",
+                "attention.o_proj",
+            ],
+        }
+    }
 }
 
 impl Layout {
     fn key(self, hub: &str, hf: &str) -> String {
         match self {
             Layout::TorchHub => hub.to_owned(),
-            Layout::HuggingFace => hf.to_owned(),
+            Layout::HuggingFace(_) => hf.to_owned(),
         }
     }
 
     fn block(self, index: usize) -> String {
         match self {
             Layout::TorchHub => format!("blocks.{index}"),
-            Layout::HuggingFace => format!("encoder.layer.{index}"),
+            Layout::HuggingFace(_) => format!("encoder.layer.{index}"),
+        }
+    }
+
+    /// The SwiGLU MLP's first Linear under `mlp` and its output width in hidden
+    /// widths: torch.hub's `w12` and transformers 4's `weights_in` hold gate and up
+    /// (2h), transformers 5's `gate_proj` the gate alone (h).
+    fn swiglu_input(self) -> (&'static str, usize) {
+        match self {
+            Layout::TorchHub => ("w12", 2),
+            Layout::HuggingFace(HfNaming::Transformers4) => ("weights_in", 2),
+            Layout::HuggingFace(HfNaming::Transformers5) => ("gate_proj", 1),
         }
     }
 }
@@ -92,7 +163,7 @@ impl Dinov2Config {
         let layout = if store.contains("cls_token") {
             Layout::TorchHub
         } else if store.contains("embeddings.cls_token") {
-            Layout::HuggingFace
+            Layout::HuggingFace(HfNaming::of(store))
         } else {
             return Err(bad(
                 "no DINOv2 weights: neither `cls_token` (torch.hub) nor `embeddings.cls_token` (transformers)".into(),
@@ -117,10 +188,10 @@ impl Dinov2Config {
             )));
         }
         let mlp = |name: &str| store.shape(&format!("{}.mlp.{name}.weight", layout.block(0)));
-        let fused = layout.key("w12", "weights_in");
-        let ffn = match (mlp("fc1"), mlp(&fused)) {
+        let (swiglu_input, widths) = layout.swiglu_input();
+        let ffn = match (mlp("fc1"), mlp(swiglu_input)) {
             (Some(&[hidden, _]), _) => Ffn::Mlp(hidden),
-            (None, Some(&[doubled, _])) if doubled % 2 == 0 => Ffn::SwiGlu(doubled / 2),
+            (None, Some(&[out, _])) if out % widths == 0 => Ffn::SwiGlu(out / widths),
             _ => return Err(bad(format!("cannot find the MLP of `{}`", layout.block(0)))),
         };
         let reg_key = layout.key("register_tokens", "embeddings.register_tokens");
@@ -162,7 +233,7 @@ impl Dinov2Config {
     fn pos_interpolation(&self) -> PosInterpolation {
         match (self.registers, self.layout) {
             (0, Layout::TorchHub) => PosInterpolation::PlainWithOffset,
-            (0, Layout::HuggingFace) => PosInterpolation::Plain,
+            (0, Layout::HuggingFace(_)) => PosInterpolation::Plain,
             _ => PosInterpolation::Antialiased,
         }
     }
@@ -331,6 +402,14 @@ impl Teacher for Dinov2 {
             });
         }
         Ok(())
+    }
+
+    fn token_layout(&self, height: usize, width: usize) -> Option<TokenLayout> {
+        Some(TokenLayout {
+            prefix: self.prefix.dims()[1],
+            rows: height / PATCH,
+            cols: width / PATCH,
+        })
     }
 
     fn forward(&self, input: Tensor<4>, taps: &mut Taps) {

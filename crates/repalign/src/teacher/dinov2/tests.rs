@@ -4,12 +4,14 @@
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::*;
-use crate::taps::{TapSelector, Taps};
+use crate::taps::{LayerKind, TapSelector, Taps};
 use crate::teacher;
 use crate::teacher::registry::Family;
 
 const DIM: usize = 64;
 const GRID: usize = 3;
+const HF4: Layout = Layout::HuggingFace(HfNaming::Transformers4);
+const HF5: Layout = Layout::HuggingFace(HfNaming::Transformers5);
 
 /// Every key of a one-or-two-block DINOv2 in `layout`, with small constant values.
 fn tiny(layout: Layout, depth: usize, registers: usize, swiglu: bool) -> Vec<(String, Vec<usize>)> {
@@ -62,27 +64,27 @@ fn tiny(layout: Layout, depth: usize, registers: usize, swiglu: bool) -> Vec<(St
                 keys.push((format!("{b}.ls1.gamma"), vec![DIM]));
                 keys.push((format!("{b}.ls2.gamma"), vec![DIM]));
             }
-            Layout::HuggingFace => {
-                for name in [
-                    "attention.attention.query",
-                    "attention.attention.key",
-                    "attention.attention.value",
-                    "attention.output.dense",
-                ] {
+            Layout::HuggingFace(naming) => {
+                for name in naming.attention() {
                     linear(&mut keys, format!("{b}.{name}"), DIM, DIM);
                 }
                 keys.push((format!("{b}.layer_scale1.lambda1"), vec![DIM]));
                 keys.push((format!("{b}.layer_scale2.lambda1"), vec![DIM]));
             }
         }
-        let (first, second) = match (swiglu, layout) {
-            (false, _) => ("fc1", "fc2"),
-            (true, Layout::TorchHub) => ("w12", "w3"),
-            (true, Layout::HuggingFace) => ("weights_in", "weights_out"),
+        let mlp: &[(&str, usize, usize)] = match (swiglu, layout) {
+            (false, _) => &[("fc1", DIM, hidden), ("fc2", hidden, DIM)],
+            (true, Layout::TorchHub) => &[("w12", DIM, 2 * hidden), ("w3", hidden, DIM)],
+            (true, HF4) => &[("weights_in", DIM, 2 * hidden), ("weights_out", hidden, DIM)],
+            (true, HF5) => &[
+                ("gate_proj", DIM, hidden),
+                ("up_proj", DIM, hidden),
+                ("down_proj", hidden, DIM),
+            ],
         };
-        let first_out = if swiglu { 2 * hidden } else { hidden };
-        linear(&mut keys, format!("{b}.mlp.{first}"), DIM, first_out);
-        linear(&mut keys, format!("{b}.mlp.{second}"), hidden, DIM);
+        for &(name, inputs, out) in mlp {
+            linear(&mut keys, format!("{b}.mlp.{name}"), inputs, out);
+        }
     }
     keys
 }
@@ -98,21 +100,29 @@ fn store(keys: Vec<(String, Vec<usize>)>) -> WeightStore {
 }
 
 fn tap_names(teacher: &dyn Teacher, height: usize, width: usize) -> Vec<String> {
+    selected_tap_names(teacher, height, width, &TapSelector::default())
+}
+
+fn selected_tap_names(
+    teacher: &dyn Teacher,
+    height: usize,
+    width: usize,
+    selector: &TapSelector,
+) -> Vec<String> {
     let device = Device::default();
     let input = Tensor::<4>::zeros([1, 3, height, width], &device);
-    let selector = TapSelector::default();
-    let mut taps = Taps::new(&selector);
+    let mut taps = Taps::new(selector);
     teacher.forward(input, &mut taps);
     taps.into_vec().into_iter().map(|t| t.info.name).collect()
 }
 
 #[test]
 fn infers_shape_and_layout_from_the_weights() {
-    let config = Dinov2Config::infer(&store(tiny(Layout::HuggingFace, 2, 4, true))).unwrap();
+    let config = Dinov2Config::infer(&store(tiny(HF4, 2, 4, true))).unwrap();
     assert_eq!(
         config,
         Dinov2Config {
-            layout: Layout::HuggingFace,
+            layout: HF4,
             dim: DIM,
             depth: 2,
             ffn: Ffn::SwiGlu(176),
@@ -171,12 +181,7 @@ fn hub_taps_follow_the_hub_modules() {
 
 #[test]
 fn transformers_taps_follow_the_checkpoint_modules() {
-    let teacher = teacher::load(
-        "dinov2",
-        store(tiny(Layout::HuggingFace, 1, 4, true)),
-        &Device::default(),
-    )
-    .unwrap();
+    let teacher = teacher::load("dinov2", store(tiny(HF4, 1, 4, true)), &Device::default()).unwrap();
     assert_eq!(
         tap_names(teacher.as_ref(), 42, 28),
         [
@@ -189,6 +194,172 @@ fn transformers_taps_follow_the_checkpoint_modules() {
             "encoder.layer.0.mlp.weights_out",
         ]
     );
+}
+
+#[test]
+fn infers_the_transformers_5_naming_from_the_weights() {
+    let config = Dinov2Config::infer(&store(tiny(HF5, 2, 4, true))).unwrap();
+    assert_eq!(
+        config,
+        Dinov2Config {
+            layout: HF5,
+            dim: DIM,
+            depth: 2,
+            ffn: Ffn::SwiGlu(176),
+            registers: 4,
+            grid: GRID,
+        }
+    );
+    assert_eq!(config.pos_interpolation(), PosInterpolation::Antialiased);
+    let config = Dinov2Config::infer(&store(tiny(HF5, 1, 0, false))).unwrap();
+    assert_eq!(
+        (config.layout, config.depth, config.ffn, config.registers),
+        (HF5, 1, Ffn::Mlp(256), 0)
+    );
+    assert_eq!(config.pos_interpolation(), PosInterpolation::Plain);
+    // The name is the released model's, whichever naming the file has.
+    assert_eq!(
+        Dinov2Config {
+            dim: 384,
+            depth: 12,
+            ffn: Ffn::Mlp(1536),
+            ..config
+        }
+        .name(),
+        "dinov2_vits14"
+    );
+}
+
+#[test]
+fn transformers_5_taps_follow_its_modules() {
+    let teacher = teacher::load("dinov2", store(tiny(HF5, 2, 4, false)), &Device::default()).unwrap();
+    assert_eq!(
+        tap_names(teacher.as_ref(), 28, 42),
+        [
+            "embeddings.patch_embeddings.projection",
+            "encoder.layer.0.attention.q_proj",
+            "encoder.layer.0.attention.k_proj",
+            "encoder.layer.0.attention.v_proj",
+            "encoder.layer.0.attention.o_proj",
+            "encoder.layer.0.mlp.fc1",
+            "encoder.layer.0.mlp.fc2",
+            "encoder.layer.1.attention.q_proj",
+            "encoder.layer.1.attention.k_proj",
+            "encoder.layer.1.attention.v_proj",
+            "encoder.layer.1.attention.o_proj",
+            "encoder.layer.1.mlp.fc1",
+            "encoder.layer.1.mlp.fc2",
+        ]
+    );
+    // The SwiGLU split in two Linears records three taps, gate first.
+    let teacher = teacher::load("dinov2", store(tiny(HF5, 1, 0, true)), &Device::default()).unwrap();
+    assert_eq!(
+        tap_names(teacher.as_ref(), 42, 28),
+        [
+            "embeddings.patch_embeddings.projection",
+            "encoder.layer.0.attention.q_proj",
+            "encoder.layer.0.attention.k_proj",
+            "encoder.layer.0.attention.v_proj",
+            "encoder.layer.0.attention.o_proj",
+            "encoder.layer.0.mlp.gate_proj",
+            "encoder.layer.0.mlp.up_proj",
+            "encoder.layer.0.mlp.down_proj",
+        ]
+    );
+}
+
+/// Every module hooked, in the order transformers 5.24's forward hooks record them
+/// (checked on `Dinov2Model` / `Dinov2WithRegistersModel`): the activations are
+/// modules with the release's names, and transformers 5's SwiGLU runs its SiLU module
+/// between `gate_proj` and `up_proj`.
+#[test]
+fn activation_taps_are_named_as_the_release_names_them() {
+    let selector = TapSelector::default().with_kinds(LayerKind::ALL);
+    let block = |layout: Layout, swiglu: bool| -> Vec<String> {
+        let teacher = teacher::load("dinov2", store(tiny(layout, 1, 0, swiglu)), &Device::default()).unwrap();
+        let names = selected_tap_names(teacher.as_ref(), 14, 14, &selector);
+        let prefix = "encoder.layer.0.";
+        names
+            .iter()
+            .filter_map(|name| name.strip_prefix(prefix))
+            .map(str::to_owned)
+            .collect()
+    };
+    let hf5_attention = [
+        "norm1",
+        "attention.q_proj",
+        "attention.k_proj",
+        "attention.v_proj",
+        "attention.o_proj",
+        "norm2",
+    ];
+    assert_eq!(
+        block(HF5, false),
+        [&hf5_attention[..], &["mlp.fc1", "mlp.activation_fn", "mlp.fc2"]].concat()
+    );
+    assert_eq!(
+        block(HF5, true),
+        [
+            &hf5_attention[..],
+            &["mlp.gate_proj", "mlp.act_fn", "mlp.up_proj", "mlp.down_proj"]
+        ]
+        .concat()
+    );
+    assert_eq!(block(HF4, false)[6..], ["mlp.fc1", "mlp.activation", "mlp.fc2"]);
+    assert_eq!(block(HF4, true)[6..], ["mlp.weights_in", "mlp.weights_out"]);
+}
+
+#[test]
+fn transformers_5_errors_name_the_first_bad_key() {
+    let device = Device::default();
+    let mut keys = tiny(HF5, 1, 0, true);
+    keys.retain(|(k, _)| k != "encoder.layer.0.attention.k_proj.bias");
+    let err = teacher::load("dinov2", store(keys), &device)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("missing weight `encoder.layer.0.attention.k_proj.bias`"),
+        "{err}"
+    );
+
+    // The naming is the file's, not each block's.
+    let mut keys = tiny(HF5, 2, 0, false);
+    for (key, _) in &mut keys {
+        if let Some(rest) = key.strip_prefix("encoder.layer.1.attention.q_proj") {
+            *key = format!("encoder.layer.1.attention.attention.query{rest}");
+        }
+    }
+    let err = teacher::load("dinov2", store(keys), &device)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("missing weight `encoder.layer.1.attention.q_proj.weight`"),
+        "{err}"
+    );
+
+    let mut keys = tiny(HF5, 1, 0, true);
+    keys.retain(|(k, _)| k != "encoder.layer.0.mlp.down_proj.weight");
+    let err = teacher::load("dinov2", store(keys), &device)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("missing weight `encoder.layer.0.mlp.down_proj.weight`"),
+        "{err}"
+    );
+
+    // transformers 4's fused SwiGLU under transformers 5's attention names.
+    let mut keys = tiny(HF5, 1, 0, false);
+    keys.retain(|(k, _)| !k.contains(".mlp."));
+    keys.push(("encoder.layer.0.mlp.weights_in.weight".into(), vec![352, DIM]));
+    let err = teacher::load("dinov2", store(keys), &device)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("cannot find the MLP of `encoder.layer.0`"), "{err}");
+
+    let err = teacher::load("dinov2_vits14", store(tiny(HF5, 1, 0, false)), &device)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("these are dinov2 (width 64"), "{err}");
 }
 
 #[test]
@@ -216,7 +387,7 @@ fn missing_and_unexpected_keys_are_named() {
         .to_string();
     assert!(err.contains("missing weight `blocks.0.attn.proj.bias`"), "{err}");
 
-    let mut keys = tiny(Layout::HuggingFace, 1, 0, false);
+    let mut keys = tiny(HF4, 1, 0, false);
     keys.push(("encoder.layer.0.extra".into(), vec![2]));
     let err = teacher::load("dinov2", store(keys), &device)
         .unwrap_err()
@@ -243,7 +414,7 @@ fn missing_and_unexpected_keys_are_named() {
 
 #[test]
 fn mask_token_is_optional() {
-    let mut keys = tiny(Layout::HuggingFace, 1, 0, false);
+    let mut keys = tiny(HF4, 1, 0, false);
     keys.retain(|(k, _)| k != "embeddings.mask_token");
     assert!(teacher::load("dinov2", store(keys), &Device::default()).is_ok());
 }
@@ -251,7 +422,7 @@ fn mask_token_is_optional() {
 #[test]
 fn released_names_follow_the_shapes() {
     let small = Dinov2Config {
-        layout: Layout::HuggingFace,
+        layout: HF4,
         dim: 384,
         depth: 12,
         ffn: Ffn::Mlp(1536),
