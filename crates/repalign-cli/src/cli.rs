@@ -101,8 +101,9 @@ pub struct CompareArgs {
     /// Draw where the distance comes from over the output image, as a PNG.
     #[arg(long, value_name = "FILE.png")]
     pub heatmap: Option<PathBuf>,
-    /// Write a per-layer bar chart (weighted contribution, element count) as SVG.
-    #[arg(long, value_name = "FILE.svg")]
+    /// Chart the loss per layer (weighted contributions; the original's mean and element
+    /// count), as SVG or PNG by the file's extension.
+    #[arg(long, value_name = "FILE.svg|FILE.png")]
     pub plot: Option<PathBuf>,
     /// Folder mode: pairs of the same size go through the teacher this many at a time.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
