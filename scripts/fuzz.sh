@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Fuzzes the parsers that read user files (image decoding, safetensors weights, the
-# pickle-based checkpoint readers) with cargo-fuzz / libFuzzer, each for SECONDS
-# (default 600), and prints executions and crashes per target.
+# Fuzzes what reads user input (image decoding, safetensors weights, the pickle-based
+# checkpoint readers, and masks through arbitrary resize/crop plans into the loss)
+# with cargo-fuzz / libFuzzer, each for SECONDS (default 600), and prints executions
+# and crashes per target. Targets can run as separate instances side by side.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 #
@@ -14,7 +15,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(decode_image load_weights read_checkpoint)
+[ ${#targets[@]} -gt 0 ] || targets=(decode_image load_weights read_checkpoint masked_loss)
 
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 # Panics are what we hunt in safe Rust; no sanitizer keeps burn's build and each run fast.

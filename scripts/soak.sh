@@ -2,7 +2,7 @@
 # Flat memory over long runs (issue 16): folder mode over generated pairs of mixed sizes
 # and `repalign train`, each sampled for resident memory. Needs `repalign fetch vgg16
 # efficientnet_lite0 mobilenet_v2 photos` (train's teacher, judges and photos).
-#   scripts/soak.sh [PAIRS] [TRAIN_STEPS] [OUT]     (default 1000 1000 soak-out)
+#   scripts/soak.sh [PAIRS] [TRAIN_STEPS] [OUT]     (default 1000 1000 soak-out; 0 steps: no train)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -p repalign-cli

@@ -118,7 +118,7 @@ def main():
     parser.add_argument("--bin", required=True)
     parser.add_argument("--weights", required=True, help="VGG16 safetensors for folder mode")
     parser.add_argument("--pairs", type=int, default=1000)
-    parser.add_argument("--train-steps", type=int, default=1000)
+    parser.add_argument("--train-steps", type=int, default=1000, help="0: folder mode only")
     parser.add_argument("--out", default="soak-out")
     args = parser.parse_args()
     out = Path(args.out)
@@ -135,6 +135,10 @@ def main():
         sys.exit(f"folder mode failed: {stderr[-2000:]}")
     curves.append((samples, f"folder mode, {args.pairs} pairs (VGG16)"))
 
+    if args.train_steps == 0:
+        svg(curves, out / "rss.svg")
+        print(f"curves: {out / 'rss.svg'} (train skipped: --train-steps 0)")
+        return
     command = [args.bin, "train", "--steps", str(args.train_steps), "--out", str(out / "train-out")]
     samples, code, stderr = sample_rss(command, out / "train.csv")
     print(f"train, {args.train_steps} steps per run: exit {code}, {len(samples)} samples, "

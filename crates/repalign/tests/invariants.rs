@@ -2,7 +2,7 @@
 //! on bad input, finite gradients, and the gradient checked by finite differences.
 
 use burn::tensor::{Device, Tensor, TensorData};
-use repalign::preprocess::{CenterCrop, Interpolation, Normalize, Preprocess, Resize, Step};
+use repalign::preprocess::{CenterCrop, Interpolation, Normalize, Preprocess, Resize, ResizeTarget, Step};
 use repalign::teacher;
 use repalign::{Error, LossConfig, RepAlignLoss, Weighting, testing};
 
@@ -337,4 +337,39 @@ fn an_extreme_aspect_ratio_costs_what_the_crop_costs() {
         let output = preset.apply(testing::image(shape, 1, &device)).unwrap();
         assert_eq!(output.dims(), [1, 3, 224, 224], "{shape:?}");
     }
+}
+
+/// Found by the `masked_loss` fuzz target: a plan whose intermediate size is zero
+/// (`Resize((0, 5))` then `Resize(10)`) reported a non-empty output size and then
+/// panicked in the resampling ("chunk size must be non-zero").
+#[test]
+fn a_resize_or_crop_to_zero_pixels_even_in_between_is_a_shape_error_not_a_panic() {
+    let device = Device::flex();
+    let image = random_image([1, 3, 20, 30], &device);
+    let exact = |height, width| {
+        Step::Resize(Resize {
+            target: ResizeTarget::Exact { height, width },
+            interpolation: Interpolation::Bilinear,
+            antialias: true,
+        })
+    };
+    let plans = [
+        vec![
+            exact(0, 5),
+            Step::Resize(Resize::shorter_side(10, Interpolation::Bicubic)),
+        ],
+        vec![Step::Resize(Resize::shorter_side(0, Interpolation::Bicubic))],
+        vec![Step::CenterCrop(CenterCrop { height: 0, width: 4 }), exact(8, 8)],
+    ];
+    for steps in plans {
+        let plan = steps.into_iter().fold(Preprocess::identity(), Preprocess::then);
+        match plan.apply(image.clone()) {
+            Err(Error::Shape { argument, .. }) => {
+                assert!(argument.starts_with("preprocessing step"), "{argument}")
+            }
+            other => panic!("{plan:?}: expected a shape error, got {other:?}"),
+        }
+    }
+    let empty = Resize::shorter_side(0, Interpolation::Bilinear).apply(image);
+    assert!(matches!(empty, Err(Error::Shape { .. })), "{empty:?}");
 }

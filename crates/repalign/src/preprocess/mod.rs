@@ -95,6 +95,26 @@ impl Preprocess {
         (height, width)
     }
 
+    /// Refuses a plan that makes an empty image at any step: burn's ops (and our
+    /// resampling) are not defined on zero-sized tensors.
+    fn check_sizes(&self, [batch, channels, mut height, mut width]: [usize; 4]) -> Result<()> {
+        for (index, step) in self.steps.iter().enumerate() {
+            (height, width) = match step {
+                Step::Resize(resize) => resize.target.output_size(height, width),
+                Step::CenterCrop(crop) => (crop.height, crop.width),
+                Step::Normalize(_) => continue,
+            };
+            if height == 0 || width == 0 {
+                return Err(crate::Error::Shape {
+                    argument: format!("preprocessing step {} ({step:?})", index + 1),
+                    expected: "a non-empty output".into(),
+                    actual: vec![batch, channels, height, width],
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The steps spelled out for the target cache's fingerprint (see
     /// `RepAlignLoss::fingerprint`); floats as their bits, so equal means identical.
     pub(crate) fn fingerprint(&self) -> String {
@@ -134,15 +154,17 @@ impl Preprocess {
     /// Applies every step.
     ///
     /// # Errors
-    /// [`crate::Error::Shape`] when a crop is larger than the image.
+    /// [`crate::Error::Shape`] when a crop is larger than the image or a step would
+    /// make an empty image (a resize or crop to 0 pixels, even in between).
     pub fn apply(&self, mut image: Tensor<4>) -> Result<Tensor<4>> {
+        self.check_sizes(image.dims())?;
         let mut steps = self.steps.iter().peekable();
         while let Some(step) = steps.next() {
             image = match step {
                 // A resize followed by a crop computes only what the crop keeps.
                 Step::Resize(resize) => match steps.next_if(|next| matches!(next, Step::CenterCrop(_))) {
                     Some(Step::CenterCrop(crop)) => resize.apply_then_crop(image, crop)?,
-                    _ => resize.apply(image),
+                    _ => resize.apply(image)?,
                 },
                 Step::CenterCrop(crop) => crop.apply(image)?,
                 Step::Normalize(normalize) => normalize.apply(image),

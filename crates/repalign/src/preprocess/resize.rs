@@ -70,10 +70,24 @@ impl Resize {
     }
 
     /// Resizes `(B, C, H, W)`; returns the input untouched when the size already fits.
-    pub fn apply(&self, image: Tensor<4>) -> Tensor<4> {
-        let [_, _, height, width] = image.dims();
-        let (out_h, out_w) = self.target.output_size(height, width);
-        self.apply_window(image, 0..out_h, 0..out_w)
+    ///
+    /// # Errors
+    /// [`crate::Error::Shape`] when the input or the output would be empty.
+    pub fn apply(&self, image: Tensor<4>) -> Result<Tensor<4>> {
+        let [batch, channels, height, width] = image.dims();
+        let (out_h, out_w) = if height == 0 || width == 0 {
+            (0, 0)
+        } else {
+            self.target.output_size(height, width)
+        };
+        if out_h == 0 || out_w == 0 {
+            return Err(crate::Error::Shape {
+                argument: format!("resize to {:?}", self.target),
+                expected: "a non-empty input and output".into(),
+                actual: vec![batch, channels, height, width],
+            });
+        }
+        Ok(self.apply_window(image, 0..out_h, 0..out_w))
     }
 
     /// Resizes, then keeps the centre `crop`, computing only the rows and columns the

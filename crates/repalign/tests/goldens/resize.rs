@@ -30,7 +30,7 @@ fn resize_matches_torchvision() {
         };
         let (shape, values) = &tensors[&format!("input_{i}")];
         let (expected_shape, expected) = &tensors[&format!("output_{i}")];
-        let output = resize.apply(tensor4(shape, values, &device));
+        let output = resize.apply(tensor4(shape, values, &device)).unwrap();
         assert_eq!(output.dims().to_vec(), *expected_shape, "case {i}: {case}");
         let actual = to_vec(output);
         let worst = actual
