@@ -6,7 +6,10 @@
 //! gradient flows back through the teacher to the student's output.
 //!
 //! The numbers follow the PyTorch `RepAlignLoss` exactly (see `SPEC.md`):
-//! `loss = Σ_i w_i S_i / Σ_i N_i`.
+//! `loss = Σ_i w_i S_i / Σ_i N_i`. Its first published version normalises groups of
+//! neighbours (the default); its current one each sample's tap as a whole
+//! ([`Normalization::Sample`], with [`Weighting::Linear`]). Either can weight regions of
+//! the image with a mask: [`RepAlignLoss::loss_against_masked`].
 //!
 //! ## A training step
 //!
