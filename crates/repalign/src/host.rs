@@ -51,3 +51,20 @@ pub(crate) fn read<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
 pub(crate) fn attach_gradient<const D: usize>(value: Tensor<D>, linear: Tensor<D>) -> Tensor<D> {
     linear.clone() - linear.detach() + value
 }
+
+/// A loss kernel's result as a one-element tensor: `sum`, and when the kernel computed
+/// the gradient with respect to `input` (because `input` is on the tape), that
+/// gradient joined through [`attach_gradient`] with the surrogate `Σ input · G`.
+pub(crate) fn sum_with_gradient<const D: usize>(
+    sum: f64,
+    input: Tensor<D>,
+    gradient: Option<Vec<f32>>,
+) -> Tensor<1> {
+    let device = input.device().inner();
+    let sum = Tensor::<1>::from_floats([sum as f32], &device);
+    let Some(gradient) = gradient else {
+        return sum;
+    };
+    let gradient = Tensor::<D>::from_data(burn::tensor::TensorData::new(gradient, input.dims()), &device);
+    attach_gradient(sum, (input * gradient).sum())
+}

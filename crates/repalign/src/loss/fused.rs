@@ -10,7 +10,7 @@
 //! respect to the output is `G`. The formula is the same; `tests` below hold the two
 //! implementations to each other, value and gradient.
 
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 use rayon::prelude::*;
 
 use super::grouped::{NORM_EPS, padded_len};
@@ -26,8 +26,7 @@ pub(crate) fn grouped_alignment(
     group: usize,
     mask: Option<Tensor<3>>,
 ) -> Result<(Tensor<1>, f64)> {
-    let [batch, channels, len] = output.dims();
-    let device = output.device().inner();
+    let [_, channels, len] = output.dims();
     let track = output.is_tracked();
     let mask = mask.map(|mask| HostMask::read(mask, channels)).transpose()?;
     let output_data = host::read(output.clone())?;
@@ -41,13 +40,7 @@ pub(crate) fn grouped_alignment(
         },
     };
     let (sum, elements, gradient) = rows.align(&output_data, &target_data, track);
-    let sum_tensor = Tensor::<1>::from_floats([sum as f32], &device);
-    let Some(gradient) = gradient else {
-        return Ok((sum_tensor, elements));
-    };
-    let gradient = Tensor::<3>::from_data(TensorData::new(gradient, [batch, channels, len]), &device);
-    let linear = (output * gradient).sum();
-    Ok((host::attach_gradient(sum_tensor, linear), elements))
+    Ok((host::sum_with_gradient(sum, output, gradient), elements))
 }
 
 /// A mask `(B, C', L')` (`C'` is 1 or the tap's channels, `L'` 1 or its length) in

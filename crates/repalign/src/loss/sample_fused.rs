@@ -6,7 +6,7 @@
 //! `2 m (x/n_x − y/n_y) / (n_x Σ m)`, written in the same pass as the value and joined
 //! to the tape through [`host::attach_gradient`].
 
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 use rayon::prelude::*;
 
 use super::fused::{HostMask, RowWeights};
@@ -26,7 +26,6 @@ pub(crate) fn sample_alignment(
     mask: Option<Tensor<3>>,
 ) -> Result<(Tensor<1>, f64)> {
     let [batch, channels, len] = output.dims();
-    let device = output.device().inner();
     let track = output.is_tracked();
     let mask = mask.map(|mask| HostMask::read(mask, channels)).transpose()?;
     let output_data = host::read(output.clone())?;
@@ -121,13 +120,7 @@ pub(crate) fn sample_alignment(
         (sum, None)
     };
 
-    let sum_tensor = Tensor::<1>::from_floats([sum as f32], &device);
-    let Some(gradient) = gradient else {
-        return Ok((sum_tensor, batch as f64));
-    };
-    let gradient = Tensor::<3>::from_data(TensorData::new(gradient, [batch, channels, len]), &device);
-    let linear = (output * gradient).sum();
-    Ok((host::attach_gradient(sum_tensor, linear), batch as f64))
+    Ok((host::sum_with_gradient(sum, output, gradient), batch as f64))
 }
 
 /// One sample's constants: `1/n_x`, `1/n_y` and `Σ m`.
