@@ -34,10 +34,7 @@ pub(crate) fn grouped_alignment(
     let rows = Rows {
         len,
         group,
-        weights: &|row| {
-            mask.as_ref()
-                .map_or(RowWeights::Uniform(1.0), |mask| mask.row(row))
-        },
+        weights: &|row| HostMask::row_or_ones(mask.as_ref(), row),
     };
     let (sum, elements, gradient) = rows.align(&output_data, &target_data, track);
     Ok((host::sum_with_gradient(sum, output, gradient), elements))
@@ -61,6 +58,11 @@ impl HostMask {
             mask_len,
             tap_channels,
         })
+    }
+
+    /// The weights of row `row` of a tap under `mask`; all ones without one.
+    pub(crate) fn row_or_ones(mask: Option<&HostMask>, row: usize) -> RowWeights<'_> {
+        mask.map_or(RowWeights::Uniform(1.0), |mask| mask.row(row))
     }
 
     /// The weights of row `row` (= `b · C + c`) of the tap.

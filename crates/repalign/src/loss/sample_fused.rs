@@ -30,10 +30,7 @@ pub(crate) fn sample_alignment(
     let mask = mask.map(|mask| HostMask::read(mask, channels)).transpose()?;
     let output_data = host::read(output.clone())?;
     let target_data = host::read(target)?;
-    let row_weights = |row: usize| {
-        mask.as_ref()
-            .map_or(RowWeights::Uniform(1.0), |mask| mask.row(row))
-    };
+    let row_weights = |row: usize| HostMask::row_or_ones(mask.as_ref(), row);
 
     let per_sample = channels * len;
     let samples: Vec<Sample> = (0..batch)

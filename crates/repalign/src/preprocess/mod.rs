@@ -84,35 +84,39 @@ impl Preprocess {
     }
 
     /// The `(height, width)` an input of the given size has after preprocessing.
-    pub fn output_size(&self, mut height: usize, mut width: usize) -> (usize, usize) {
-        for step in &self.steps {
-            match step {
-                Step::Resize(resize) => (height, width) = resize.target.output_size(height, width),
-                Step::CenterCrop(crop) => (height, width) = (crop.height, crop.width),
-                Step::Normalize(_) => {}
-            }
-        }
-        (height, width)
+    pub fn output_size(&self, height: usize, width: usize) -> (usize, usize) {
+        self.sizes(height, width)
+            .last()
+            .map_or((height, width), |(_, size)| size)
+    }
+
+    /// Each step with the `(height, width)` the image has after it.
+    fn sizes(&self, height: usize, width: usize) -> impl Iterator<Item = (&Step, (usize, usize))> {
+        self.steps.iter().scan((height, width), |size, step| {
+            *size = match step {
+                Step::Resize(resize) => resize.target.output_size(size.0, size.1),
+                Step::CenterCrop(crop) => (crop.height, crop.width),
+                Step::Normalize(_) => *size,
+            };
+            Some((step, *size))
+        })
     }
 
     /// Refuses a plan that makes an empty image at any step: burn's ops (and our
     /// resampling) are not defined on zero-sized tensors.
-    fn check_sizes(&self, [batch, channels, mut height, mut width]: [usize; 4]) -> Result<()> {
-        for (index, step) in self.steps.iter().enumerate() {
-            (height, width) = match step {
-                Step::Resize(resize) => resize.target.output_size(height, width),
-                Step::CenterCrop(crop) => (crop.height, crop.width),
-                Step::Normalize(_) => continue,
-            };
-            if height == 0 || width == 0 {
-                return Err(crate::Error::Shape {
-                    argument: format!("preprocessing step {} ({step:?})", index + 1),
-                    expected: "a non-empty output".into(),
-                    actual: vec![batch, channels, height, width],
-                });
-            }
+    fn check_sizes(&self, [batch, channels, height, width]: [usize; 4]) -> Result<()> {
+        let empty = self
+            .sizes(height, width)
+            .enumerate()
+            .find(|(_, (step, (h, w)))| !matches!(step, Step::Normalize(_)) && (*h == 0 || *w == 0));
+        match empty {
+            Some((index, (step, (height, width)))) => Err(crate::Error::Shape {
+                argument: format!("preprocessing step {} ({step:?})", index + 1),
+                expected: "a non-empty output".into(),
+                actual: vec![batch, channels, height, width],
+            }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// The steps spelled out for the target cache's fingerprint (see
