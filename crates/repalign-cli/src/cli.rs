@@ -10,6 +10,10 @@ use crate::error::CliError;
 #[derive(Debug, Parser)]
 #[command(name = "repalign", version, about)]
 pub struct Cli {
+    /// Backend to compute on: flex, wgpu, cuda or tch, among those this build has
+    /// [default: the first of cuda, wgpu, tch, flex with a device here; see `repalign devices`].
+    #[arg(long, global = true, env = "REPALIGN_DEVICE", value_name = "BACKEND")]
+    pub device: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -26,6 +30,8 @@ pub enum Command {
     /// Train a small 2x super-resolution student on the fetched photos with the RepAlign
     /// loss and, for comparison, with a pixel L1 loss; judge both on held-out photos.
     Train(TrainArgs),
+    /// List the backends: which this build has, the device each finds, the default.
+    Devices,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 
+use burn::tensor::Device;
 use repalign::{LossConfig, LossReport};
 use serde::Serialize;
 
@@ -36,7 +37,7 @@ struct JsonLayer<'a> {
     weight: f64,
 }
 
-pub fn run(args: &CompareArgs) -> Result<(), CliError> {
+pub fn run(args: &CompareArgs, device: &Device) -> Result<(), CliError> {
     let weighting = crate::cli::weighting(&args.weighting)?;
     // The preset's largest intermediate is its SIZExSIZE crop (resize and crop are one
     // step): --max-pixels bounds it as it bounds the decoded images.
@@ -51,7 +52,6 @@ pub fn run(args: &CompareArgs) -> Result<(), CliError> {
     let config = LossConfig::default()
         .with_normalization(args.normalization.with_group_size(args.group_size))?
         .with_weighting(weighting);
-    let device = backend::device();
     match (args.output.is_dir(), args.target.is_dir()) {
         (true, true) => {
             for (given, option) in [
@@ -64,8 +64,8 @@ pub fn run(args: &CompareArgs) -> Result<(), CliError> {
                     )));
                 }
             }
-            let loss = build_loss(&args.teacher, config, &device)?;
-            return crate::compare_folders::run(args, &loss, &device);
+            let loss = build_loss(&args.teacher, config, device)?;
+            return crate::compare_folders::run(args, &loss, device);
         }
         (false, false) => {}
         _ => {
@@ -75,11 +75,11 @@ pub fn run(args: &CompareArgs) -> Result<(), CliError> {
         }
     }
     let plot_file = args.plot.as_deref().map(plot::PlotFile::new).transpose()?;
-    let loss = build_loss(&args.teacher, config, &device)?;
+    let loss = build_loss(&args.teacher, config, device)?;
 
     let autodiff = device.clone().autodiff();
     let output = image_io::load(&args.output, args.max_pixels, &autodiff)?;
-    let target = image_io::load(&args.target, args.max_pixels, &device)?;
+    let target = image_io::load(&args.target, args.max_pixels, device)?;
     let output = if args.grad_out.is_some() {
         output.require_grad()
     } else {
@@ -90,7 +90,7 @@ pub fn run(args: &CompareArgs) -> Result<(), CliError> {
     let target_features = loss.target_features(&target)?;
     let report = match &args.mask {
         Some(path) => {
-            let mask = image_io::load_mask(path, args.max_pixels, &device)?;
+            let mask = image_io::load_mask(path, args.max_pixels, device)?;
             loss.loss_against_masked(&output, &target_features, &mask)?
         }
         None => {

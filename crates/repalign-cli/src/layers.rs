@@ -4,16 +4,15 @@ use std::io::Write;
 
 use repalign::LossConfig;
 
-use crate::backend;
 use crate::cli::LayersArgs;
 use crate::error::CliError;
 use crate::teacher_args::build_loss;
+use burn::tensor::Device;
 
-pub fn run(args: &LayersArgs) -> Result<(), CliError> {
-    let device = backend::device();
-    let loss = build_loss(&args.teacher, LossConfig::default(), &device)?;
+pub fn run(args: &LayersArgs, device: &Device) -> Result<(), CliError> {
+    let loss = build_loss(&args.teacher, LossConfig::default(), device)?;
     let size = args.teacher.size.unwrap_or_else(|| loss.teacher().input_size());
-    let infos = loss.tap_infos(size, size, &device)?;
+    let infos = loss.tap_infos(size, size, device)?;
     let mut stdout = std::io::stdout().lock();
     for (index, info) in infos.iter().enumerate() {
         let shape: Vec<String> = info.shape.iter().map(ToString::to_string).collect();

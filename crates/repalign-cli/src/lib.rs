@@ -24,10 +24,12 @@ use error::CliError;
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> Result<(), CliError> {
+    let device = || backend::device(cli.device.as_deref());
     match cli.command {
-        Command::Compare(args) => compare::run(&args),
-        Command::Layers(args) => layers::run(&args),
+        Command::Compare(args) => compare::run(&args, &device()?),
+        Command::Layers(args) => layers::run(&args, &device()?),
         Command::Fetch(args) => fetch::run(&args),
-        Command::Train(args) => train::run(&args),
+        Command::Train(args) => train::run(&args, &device()?),
+        Command::Devices => backend::list(),
     }
 }

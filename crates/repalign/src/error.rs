@@ -159,6 +159,11 @@ pub enum Error {
     /// The backend failed to read a tensor back.
     #[error("backend error: {0}")]
     Backend(String),
+
+    /// The requested backend or device is not in this build or not on this machine, or
+    /// cannot compute in the requested precision.
+    #[error("{0}")]
+    Device(String),
 }
 
 /// `Result` with [`Error`].

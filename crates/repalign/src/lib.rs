@@ -46,6 +46,7 @@
 
 #![warn(missing_docs)]
 
+mod backend;
 mod cache;
 mod error;
 mod features;
@@ -60,10 +61,11 @@ pub mod teacher;
 pub mod testing;
 mod weights;
 
+pub use backend::Backend;
 pub use cache::{CacheStats, TargetCache};
 pub use error::{Error, Result};
 pub use features::Features;
-pub use loss::{LayerLoss, LossConfig, LossReport, Normalization, RepAlignLoss, Weighting};
+pub use loss::{LayerLoss, LossConfig, LossReport, Normalization, Precision, RepAlignLoss, Weighting};
 pub use taps::{LayerKind, Tap, TapInfo, TapSelector, Taps};
 pub use teacher::Teacher;
 pub use weights::WeightStore;

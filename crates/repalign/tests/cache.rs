@@ -3,13 +3,13 @@
 
 use std::path::PathBuf;
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Tensor;
 use repalign::preprocess::{Normalize, Preprocess, Step};
 use repalign::teacher;
 use repalign::{Error, LayerKind, LossConfig, RepAlignLoss, TapSelector, TargetCache, Weighting, testing};
 
 fn vgg11() -> RepAlignLoss {
-    let device = Device::flex();
+    let device = crate::common::device();
     let weights = testing::random_weights("vgg11_bn", 5).unwrap();
     let teacher = teacher::load("vgg11_bn", weights, &device).unwrap();
     RepAlignLoss::new(teacher, LossConfig::default().with_weighting(Weighting::Exp))
@@ -43,7 +43,7 @@ fn assert_close(a: &(f64, Vec<f32>), b: &(f64, Vec<f32>)) {
 #[test]
 fn cached_targets_give_the_same_loss_and_gradient_as_recomputing() {
     let loss = vgg11();
-    let device = Device::flex();
+    let device = crate::common::device();
     let ids = ["a", "b", "c", "d"];
     let targets: Vec<Tensor<4>> = (0..4)
         .map(|i| testing::image([1, 3, 32, 32], 10 + i, &device))
@@ -88,7 +88,7 @@ fn cached_targets_give_the_same_loss_and_gradient_as_recomputing() {
 
 #[test]
 fn disk_entries_of_another_configuration_or_damaged_are_recomputed() {
-    let device = Device::flex();
+    let device = crate::common::device();
     let dir = temp_dir("stale");
     let target = testing::image([1, 3, 32, 32], 3, &device);
     let mut cache = TargetCache::new(0).with_disk_store(&dir).unwrap();
@@ -117,7 +117,7 @@ fn disk_entries_of_another_configuration_or_damaged_are_recomputed() {
 
 #[test]
 fn misuse_is_a_typed_error() {
-    let device = Device::flex();
+    let device = crate::common::device();
     let target = testing::image([2, 3, 32, 32], 4, &device);
     let mut cache = TargetCache::new(u64::MAX);
     let err = cache
@@ -138,7 +138,7 @@ fn whole_batches_come_back_in_the_order_asked() {
     // A fixed batch is served as the pass it came from; the same ids in another order,
     // or a part of them, must still line up row for row.
     let loss = vgg11();
-    let device = Device::flex();
+    let device = crate::common::device();
     let images: Vec<Tensor<4>> = (0..3)
         .map(|i| testing::image([1, 3, 32, 32], 40 + i, &device))
         .collect();

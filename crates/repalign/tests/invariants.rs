@@ -7,7 +7,7 @@ use repalign::teacher;
 use repalign::{Error, LossConfig, RepAlignLoss, Weighting, testing};
 
 fn vgg11(config: LossConfig) -> RepAlignLoss {
-    let device = Device::flex();
+    let device = crate::common::device();
     let weights = testing::random_weights("vgg11_bn", 3).unwrap();
     let teacher = teacher::load("vgg11_bn", weights, &device).unwrap();
     RepAlignLoss::new(teacher, config)
@@ -22,7 +22,7 @@ fn random_image(shape: [usize; 4], device: &Device) -> Tensor<4> {
 #[test]
 fn identical_images_give_exactly_zero() {
     let loss = vgg11(LossConfig::default().with_weighting(Weighting::Exp));
-    let device = Device::flex();
+    let device = crate::common::device();
     let image = random_image([2, 3, 40, 36], &device);
     let output = Tensor::from_inner(image.clone()).autodiff().require_grad();
     let report = loss.loss_for(&output, &image).unwrap();
@@ -36,7 +36,7 @@ fn identical_images_give_exactly_zero() {
 #[test]
 fn nan_or_inf_in_an_image_is_a_typed_error() {
     let loss = vgg11(LossConfig::default());
-    let device = Device::flex();
+    let device = crate::common::device();
     let good = random_image([1, 3, 32, 32], &device);
     for bad_value in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
         let mut values = vec![0.5f32; 3 * 32 * 32];
@@ -56,7 +56,7 @@ fn nan_or_inf_in_an_image_is_a_typed_error() {
 #[test]
 fn wrong_channels_small_images_and_mismatched_batches_are_errors() {
     let loss = vgg11(LossConfig::default());
-    let device = Device::flex();
+    let device = crate::common::device();
     let err = loss.features(&random_image([1, 4, 32, 32], &device)).unwrap_err();
     assert!(
         err.to_string().contains("output image: expected (B, 3, H, W)"),
@@ -75,7 +75,7 @@ fn wrong_channels_small_images_and_mismatched_batches_are_errors() {
 #[test]
 fn gradients_are_finite_on_zero_and_constant_images() {
     let loss = vgg11(LossConfig::default().with_group_size(3).unwrap());
-    let device = Device::flex();
+    let device = crate::common::device();
     for (output_value, target_value) in [(0.0, 0.0), (0.0, 0.7), (0.3, 0.3), (1.0, 0.0)] {
         let output =
             Tensor::<4>::full([1, 3, 32, 32], output_value, &device.clone().autodiff()).require_grad();
@@ -98,7 +98,7 @@ fn gradients_are_finite_on_zero_and_constant_images() {
 #[test]
 fn gradient_matches_finite_differences() {
     let loss = vgg11(LossConfig::default().with_weighting(Weighting::Linear));
-    let device = Device::flex();
+    let device = crate::common::device();
     let shape = [1, 3, 32, 32];
     let target = testing::image(shape, 1, &device);
     let base: Vec<f32> = testing::image(shape, 2, &device)
@@ -138,7 +138,7 @@ fn gradient_matches_finite_differences() {
 #[test]
 fn custom_weighting_of_the_wrong_length_is_a_config_error() {
     let loss = vgg11(LossConfig::default().with_weighting(Weighting::Custom(vec![1.0; 3])));
-    let device = Device::flex();
+    let device = crate::common::device();
     let image = random_image([1, 3, 32, 32], &device);
     let err = loss.loss_for(&image, &image).unwrap_err();
     assert!(
@@ -151,7 +151,7 @@ fn custom_weighting_of_the_wrong_length_is_a_config_error() {
 #[test]
 fn tap_listing_names_kinds_and_shapes() {
     let loss = vgg11(LossConfig::default());
-    let infos = loss.tap_infos(64, 48, &Device::flex()).unwrap();
+    let infos = loss.tap_infos(64, 48, &crate::common::device()).unwrap();
     assert_eq!(infos.len(), 8);
     assert_eq!(infos[0].name, "features.0");
     assert_eq!(infos[0].shape, vec![1, 64, 64, 48]);
@@ -162,7 +162,7 @@ fn tap_listing_names_kinds_and_shapes() {
 #[test]
 fn heatmap_is_zero_for_identical_images_and_finds_a_local_change() {
     let loss = vgg11(LossConfig::default());
-    let device = Device::flex();
+    let device = crate::common::device();
     let image = random_image([1, 3, 64, 64], &device);
     let same = loss
         .heatmap(
@@ -205,7 +205,7 @@ fn heatmap_is_zero_for_identical_images_and_finds_a_local_change() {
 #[test]
 fn non_float32_images_and_batch_mismatches_name_the_argument() {
     let loss = vgg11(LossConfig::default());
-    let device = Device::flex();
+    let device = crate::common::device();
     let half = random_image([1, 3, 32, 32], &device).cast(burn::tensor::DType::F16);
     let err = loss.features(&half).unwrap_err();
     assert!(matches!(err, Error::Dtype { .. }), "{err}");
@@ -236,7 +236,7 @@ fn non_float32_images_and_batch_mismatches_name_the_argument() {
 #[test]
 fn streaming_loss_equals_the_loss_of_collected_features_in_value_and_gradient() {
     let loss = vgg11(LossConfig::default().with_weighting(Weighting::Linear));
-    let device = Device::flex();
+    let device = crate::common::device();
     let image = random_image([2, 3, 36, 40], &device);
     let target = loss
         .target_features(&random_image([2, 3, 36, 41], &device).slice([0..2, 0..3, 0..36, 0..40]))
@@ -268,7 +268,7 @@ fn streaming_loss_equals_the_loss_of_collected_features_in_value_and_gradient() 
 
 #[test]
 fn streaming_loss_refuses_targets_of_another_tap_selection() {
-    let device = Device::flex();
+    let device = crate::common::device();
     let image = random_image([1, 3, 32, 32], &device);
     let all = vgg11(LossConfig::default());
     let some = vgg11(LossConfig::default())
@@ -288,7 +288,7 @@ fn streaming_loss_refuses_targets_of_another_tap_selection() {
 /// values as resizing the whole image and cropping it after.
 #[test]
 fn resize_then_crop_equals_cropping_the_resized_image() {
-    let device = Device::flex();
+    let device = crate::common::device();
     for interpolation in [Interpolation::Bilinear, Interpolation::Bicubic] {
         for antialias in [true, false] {
             for (height, width, side, crop) in [
@@ -331,7 +331,7 @@ fn resize_then_crop_equals_cropping_the_resized_image() {
 /// costs what its 224x224 output costs.
 #[test]
 fn an_extreme_aspect_ratio_costs_what_the_crop_costs() {
-    let device = Device::flex();
+    let device = crate::common::device();
     let preset = Preprocess::resize_crop_normalize(224, Normalize::IMAGENET);
     for shape in [[1, 3, 2, 5000], [1, 3, 5000, 2], [1, 3, 1, 3000]] {
         let output = preset.apply(testing::image(shape, 1, &device)).unwrap();
@@ -344,7 +344,7 @@ fn an_extreme_aspect_ratio_costs_what_the_crop_costs() {
 /// panicked in the resampling ("chunk size must be non-zero").
 #[test]
 fn a_resize_or_crop_to_zero_pixels_even_in_between_is_a_shape_error_not_a_panic() {
-    let device = Device::flex();
+    let device = crate::common::device();
     let image = random_image([1, 3, 20, 30], &device);
     let exact = |height, width| {
         Step::Resize(Resize {

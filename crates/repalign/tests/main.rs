@@ -8,6 +8,7 @@ mod cache;
 mod goldens;
 mod invariants;
 mod masks;
+mod precision;
 mod properties;
 mod teachers;
 mod threads;

@@ -1,12 +1,12 @@
 //! Masks: a mask of ones is no mask, and every bad mask is a typed error.
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 use repalign::preprocess::{Normalize, Preprocess, Step};
 use repalign::teacher;
 use repalign::{Error, LossConfig, Normalization, RepAlignLoss, testing};
 
 fn loss(name: &str, normalization: Normalization, preprocess: Option<Preprocess>) -> RepAlignLoss {
-    let device = Device::flex();
+    let device = crate::common::device();
     let weights = testing::random_weights(name, 5).unwrap();
     let teacher = teacher::load(name, weights, &device).unwrap();
     let config = LossConfig::default().with_normalization(normalization).unwrap();
@@ -23,7 +23,7 @@ fn identity() -> Option<Preprocess> {
 
 /// Value and input gradient of the loss, masked or not.
 fn step(loss: &RepAlignLoss, shape: [usize; 4], mask: Option<&Tensor<4>>) -> (f32, Vec<f32>) {
-    let device = Device::flex();
+    let device = crate::common::device();
     let target = testing::image(shape, 1, &device);
     let output = Tensor::from_inner(testing::image(shape, 2, &device))
         .autodiff()
@@ -59,7 +59,7 @@ fn a_mask_of_ones_gives_exactly_the_unmasked_loss_and_gradient() {
     for (name, normalization, preprocess, shape) in cases {
         let loss = loss(name, normalization, preprocess);
         let [batch, _, height, width] = shape;
-        let ones = Tensor::<4>::ones([batch, 1, height, width], &Device::flex());
+        let ones = Tensor::<4>::ones([batch, 1, height, width], &crate::common::device());
         let plain = step(&loss, shape, None);
         let masked = step(&loss, shape, Some(&ones));
         assert_eq!(masked, plain, "{name} {normalization:?} {shape:?}");
@@ -69,7 +69,7 @@ fn a_mask_of_ones_gives_exactly_the_unmasked_loss_and_gradient() {
 #[test]
 fn bad_masks_are_typed_errors_naming_the_cause() {
     let loss = loss("vgg11", Normalization::Groups { size: 2 }, None);
-    let device = Device::flex();
+    let device = crate::common::device();
     let shape = [2, 3, 40, 60];
     let output = testing::image(shape, 2, &device);
     let target = loss.target_features(&testing::image(shape, 1, &device)).unwrap();

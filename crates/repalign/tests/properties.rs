@@ -2,7 +2,7 @@
 //! inputs, each normalised group adds at most 4 to `S_i`, blind to a positive scale of a
 //! tap's features, and finite gradients for any finite image.
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 use proptest::prelude::*;
 use repalign::preprocess::Preprocess;
 use repalign::teacher;
@@ -10,14 +10,14 @@ use repalign::{Features, LayerKind, LossConfig, RepAlignLoss, Tap, TapInfo, Weig
 
 fn vgg11(config: LossConfig) -> RepAlignLoss {
     let weights = testing::random_weights("vgg11", 9).unwrap();
-    let teacher = teacher::load("vgg11", weights, &Device::flex()).unwrap();
+    let teacher = teacher::load("vgg11", weights, &crate::common::device()).unwrap();
     RepAlignLoss::new(teacher, config).with_preprocess(Preprocess::identity())
 }
 
 /// Features of two taps from flat values: a `(B, C, L)` conv-like tap and a `(B, D, 1)`
 /// linear-like one.
 fn features(values: &[f32], batch: usize, channels: usize, len: usize, scale: [f32; 2]) -> Features {
-    let device = Device::flex();
+    let device = crate::common::device();
     let conv = batch * channels * len;
     let tap = |name: &str, kind, shape: Vec<usize>, dims: [usize; 3], data: &[f32], scale: f32| Tap {
         info: TapInfo {
@@ -147,7 +147,7 @@ proptest! {
         kind in 0usize..3, level in -100f32..100.0, seed in any::<u64>(),
     ) {
         let loss = vgg11(LossConfig::default().with_weighting(Weighting::Exp));
-        let device = Device::flex();
+        let device = crate::common::device();
         let shape = [1, 3, 32, 32];
         let values: Vec<f32> = match kind {
             0 => vec![0.0; 3 * 32 * 32],

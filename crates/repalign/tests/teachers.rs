@@ -1,7 +1,6 @@
 //! The teachers' structure: the registry's names, variants read off the weights, taps
 //! where PyTorch records them, minimum input sizes.
 
-use burn::tensor::Device;
 use repalign::testing::weights_from_recipes;
 use repalign::{Error, LayerKind, TapSelector, Taps, Teacher, WeightStore, teacher, testing};
 
@@ -11,7 +10,7 @@ use crate::common::{self, fixture_recipes, fixture_tensors, load_tensors};
 fn taps(teacher: &dyn Teacher, side: usize, kinds: &[LayerKind]) -> Vec<(String, LayerKind, Vec<f32>)> {
     let selector = TapSelector::default().with_kinds(kinds.iter().copied());
     let mut taps = Taps::new(&selector);
-    let device = Device::flex();
+    let device = crate::common::device();
     teacher.forward(
         repalign::testing::image([1, 3, side, side], 7, &device),
         &mut taps,
@@ -172,7 +171,7 @@ fn minimum_input_sizes() {
 
 #[test]
 fn family_names_infer_the_variant_and_presets_follow_it() {
-    let device = Device::flex();
+    let device = crate::common::device();
     let load = |name: &str, fixture: &str| {
         teacher::load(
             name,
@@ -193,7 +192,7 @@ fn family_names_infer_the_variant_and_presets_follow_it() {
 
 #[test]
 fn feature_extractors_load_without_their_classifier() {
-    let device = Device::flex();
+    let device = crate::common::device();
     for (fixture, teacher, head) in [
         ("mobilenet_v2_g2_none", "mobilenet_v2", "classifier."),
         ("efficientnet_lite0_g2_none", "efficientnet_lite0", "_fc."),
@@ -245,7 +244,7 @@ fn the_largest_teachers_load_random_weights() {
 /// Loads every full name that `wanted` accepts from its random weights, by its name and
 /// by its family's; returns how many.
 fn load_random_weights(wanted: impl Fn(&str) -> bool) -> usize {
-    let device = Device::flex();
+    let device = crate::common::device();
     let mut family: Option<String> = None;
     let mut checked = 0;
     for name in teacher::names() {

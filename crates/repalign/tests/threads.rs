@@ -49,7 +49,7 @@ fn step(loss: &RepAlignLoss, cache: &Mutex<TargetCache>, i: u64, device: &Device
 
 #[test]
 fn losses_on_four_threads_equal_the_single_thread_values() {
-    let device = Device::flex();
+    let device = crate::common::device();
     let weights = testing::random_weights("vgg11", 4).unwrap();
     let loss = RepAlignLoss::new(
         teacher::load("vgg11", weights, &device).unwrap(),

@@ -1,7 +1,6 @@
 //! Broken or mismatched weight files end in a typed error naming the file and, where
 //! there is one, the key (README: "Bad inputs").
 
-use burn::tensor::Device;
 use repalign::teacher;
 use repalign::testing::WeightRecipe;
 use repalign::{Error, WeightStore, testing};
@@ -13,7 +12,7 @@ const ORIGIN: &str = "test.safetensors";
 /// The random VGG11 of `repalign::testing` as safetensors bytes, plus `extra` tensors.
 fn vgg11_bytes(extra: &[(&str, safetensors::Dtype, Vec<usize>, Vec<u8>)]) -> Vec<u8> {
     let mut store = testing::random_weights("vgg11", 1).unwrap();
-    let device = Device::flex();
+    let device = crate::common::device();
     let keys: Vec<String> = store.keys().map(str::to_owned).collect();
     let mut tensors: Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
     for key in keys {
@@ -57,7 +56,7 @@ fn load(bytes: &[u8], teacher_name: &str) -> Error {
         Ok(store) => store,
         Err(error) => return error,
     };
-    match teacher::load(teacher_name, store, &Device::flex()) {
+    match teacher::load(teacher_name, store, &crate::common::device()) {
         Ok(_) => panic!("{teacher_name} accepted broken weights"),
         Err(error) => error,
     }
@@ -85,7 +84,7 @@ fn a_valid_file_loads() {
         teacher::load(
             "vgg11",
             WeightStore::from_bytes(&vgg11_bytes(&[]), ORIGIN).unwrap(),
-            &Device::flex()
+            &crate::common::device()
         )
         .is_ok()
     );

@@ -17,7 +17,6 @@ use repalign::optim::WnGradWConfig;
 use repalign::{LossConfig, RepAlignLoss, TargetCache};
 use rng::SplitMix64;
 
-use crate::backend;
 use crate::cli::{OptimizerKind, TeacherArgs, TrainArgs};
 use crate::error::CliError;
 use crate::output;
@@ -32,9 +31,8 @@ struct Objective<'a> {
     pixel_weight: f64,
 }
 
-pub fn run(args: &TrainArgs) -> Result<(), CliError> {
+pub fn run(args: &TrainArgs, device: &Device) -> Result<(), CliError> {
     check_args(args)?;
-    let device = backend::device();
     let cache_root = repalign_fetch::cache_dir(args.cache_dir.as_deref())?;
     let (train_files, held_out_files) = data::photo_files(&repalign_fetch::photos_dir(&cache_root))?;
     let teacher_args = |name: &str, no_resize: bool| TeacherArgs {
@@ -50,26 +48,20 @@ pub fn run(args: &TrainArgs) -> Result<(), CliError> {
         .with_weighting(weighting);
     // Training crops go to the teacher at their own size; judges see whole photos
     // with their own preset.
-    let teacher = build_loss(&teacher_args(&args.teacher, true), config.clone(), &device)?;
+    let teacher = build_loss(&teacher_args(&args.teacher, true), config.clone(), device)?;
     let mut judges = vec![(
         args.teacher.clone(),
-        build_loss(&teacher_args(&args.teacher, false), config.clone(), &device)?,
+        build_loss(&teacher_args(&args.teacher, false), config.clone(), device)?,
     )];
     for name in args.judges.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         judges.push((
             name.to_owned(),
-            build_loss(&teacher_args(name, false), config.clone(), &device)?,
+            build_loss(&teacher_args(name, false), config.clone(), device)?,
         ));
     }
 
-    let patches = data::patches(
-        &train_files,
-        args.patches_per_photo,
-        args.crop,
-        args.seed,
-        &device,
-    )?;
-    let held_out = data::held_out(&held_out_files, &device)?;
+    let patches = data::patches(&train_files, args.patches_per_photo, args.crop, args.seed, device)?;
+    let held_out = data::held_out(&held_out_files, device)?;
     std::fs::create_dir_all(&args.out).map_err(|source| CliError::Write {
         path: args.out.clone(),
         source,
@@ -108,7 +100,7 @@ pub fn run(args: &TrainArgs) -> Result<(), CliError> {
     let mut curves = Vec::new();
     for (index, objective) in objectives.iter().enumerate() {
         let run_dir = args.out.join(format!("run{index}"));
-        let (student, losses) = train(objective, &patches, &mut cache, args, &device, &run_dir)?;
+        let (student, losses) = train(objective, &patches, &mut cache, args, device, &run_dir)?;
         write_losses(&run_dir.join("losses.csv"), &losses)?;
         curves.push((objective.name.clone(), losses));
         trained.push((objective.name.clone(), student));

@@ -1,5 +1,7 @@
 //! How each tap is normalised and how the per-layer distances are combined.
 
+use burn::tensor::FloatDType;
+
 use crate::error::{Error, Result};
 
 /// Layer weights `w_i` over the `n` taps (SPEC §4).
@@ -80,11 +82,64 @@ impl Default for Normalization {
     }
 }
 
-/// Loss configuration: normalisation and weighting.
+/// The floating-point type the teacher computes in. The loss itself (normalisation, sums)
+/// and the gradient into the student's output stay in f32 whatever the teacher's.
+///
+/// In half precision the whole teacher pass runs in that type (the input is cast after
+/// preprocessing; the weights stay f32 in memory and are cast as each layer meets them,
+/// as `torch.autocast` casts them), except LayerNorm and softmax, which compute in f32
+/// as autocast runs them; each tap is cast back to f32 for the loss. How far that is
+/// from the f32 loss is measured, not assumed: see the README's backends section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// Single precision, as the PyTorch original.
+    #[default]
+    F32,
+    /// IEEE half precision (5 exponent bits, 10 of mantissa).
+    F16,
+    /// bfloat16 (f32's exponent range, 7 bits of mantissa).
+    Bf16,
+}
+
+impl Precision {
+    /// `f32`, `f16` or `bf16`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+            Precision::Bf16 => "bf16",
+        }
+    }
+
+    /// The precision called `name` (case-insensitive).
+    pub fn parse(name: &str) -> Option<Precision> {
+        [Precision::F32, Precision::F16, Precision::Bf16]
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(name.trim()))
+    }
+
+    /// burn's dtype for it.
+    pub(crate) fn dtype(self) -> FloatDType {
+        match self {
+            Precision::F32 => FloatDType::F32,
+            Precision::F16 => FloatDType::F16,
+            Precision::Bf16 => FloatDType::BF16,
+        }
+    }
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Loss configuration: normalisation, weighting and the teacher's precision.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LossConfig {
     normalization: Normalization,
     weighting: Weighting,
+    teacher_precision: Precision,
 }
 
 impl LossConfig {
@@ -113,6 +168,18 @@ impl LossConfig {
     pub fn with_weighting(mut self, weighting: Weighting) -> Self {
         self.weighting = weighting;
         self
+    }
+
+    /// The precision the teacher computes in (default f32). A device that cannot compute
+    /// in it makes every loss call an [`Error::Device`].
+    pub fn with_teacher_precision(mut self, precision: Precision) -> Self {
+        self.teacher_precision = precision;
+        self
+    }
+
+    /// The teacher's precision.
+    pub fn teacher_precision(&self) -> Precision {
+        self.teacher_precision
     }
 
     /// How taps are normalised.

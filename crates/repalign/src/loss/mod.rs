@@ -11,7 +11,7 @@ mod sample_fused;
 
 use burn::tensor::Tensor;
 
-pub use config::{LossConfig, Normalization, Weighting};
+pub use config::{LossConfig, Normalization, Precision, Weighting};
 pub use report::{LayerLoss, LossReport};
 
 use crate::error::{Error, Result};
@@ -110,9 +110,16 @@ impl RepAlignLoss {
     /// out field by field (never `Debug`, which may change with the compiler or a
     /// refactor); the version changes whenever the spelling does, and a file with
     /// another fingerprint is recomputed, not read.
+    ///
+    /// A half-precision teacher appends `;precision=…`; f32 keeps the spelling of the
+    /// version without the setting, so existing f32 entries stay valid.
     pub(crate) fn fingerprint(&self) -> String {
+        let precision = match self.config.teacher_precision() {
+            Precision::F32 => String::new(),
+            other => format!(";precision={other}"),
+        };
         format!(
-            "v1;teacher={};preprocess={};taps={}",
+            "v1;teacher={};preprocess={};taps={}{precision}",
             self.teacher.name(),
             self.preprocess.fingerprint(),
             self.selector.fingerprint()
@@ -158,7 +165,25 @@ impl RepAlignLoss {
         }
         let (in_height, in_width) = self.preprocess.output_size(height, width);
         self.teacher.check_input(in_height, in_width)?;
-        self.preprocess.apply(image)
+        let input = self.preprocess.apply(image)?;
+        self.in_teacher_precision(input)
+    }
+
+    /// The preprocessed input in the teacher's precision; the taps come back in f32
+    /// (`Taps::record`), so everything after the teacher stays f32.
+    fn in_teacher_precision(&self, input: Tensor<4>) -> Result<Tensor<4>> {
+        let precision = self.config.teacher_precision();
+        if precision == Precision::F32 {
+            return Ok(input);
+        }
+        let device = input.device();
+        if !device.supports_dtype(precision.dtype()) {
+            return Err(Error::Device(format!(
+                "the teacher cannot compute in {precision} on this device ({:?} has no {precision} arithmetic)",
+                device.clone().inner()
+            )));
+        }
+        Ok(input.cast(precision.dtype()))
     }
 
     /// The loss between output-side and target-side features (the seed's `forward`).

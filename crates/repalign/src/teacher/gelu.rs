@@ -8,7 +8,7 @@
 //! (absolute error below 1.5e-7), the approximation PyTorch's own vectorised CPU `erf`
 //! uses; the lower tail is taken from `erfc` directly, so it keeps its relative accuracy.
 
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{DType, Tensor, TensorData};
 use rayon::prelude::*;
 
 use crate::host;
@@ -17,7 +17,8 @@ use crate::host;
 /// one or its values cannot be read (the caller then uses burn's op).
 pub(crate) fn on_host<const D: usize>(input: &Tensor<D>) -> Option<Tensor<D>> {
     let device = input.device();
-    if !host::is_flex(&device) {
+    // The kernel computes in f32: a half-precision teacher uses burn's op.
+    if !host::is_flex(&device) || input.dtype() != DType::F32 {
         return None;
     }
     let shape = input.shape();

@@ -10,6 +10,17 @@ use crate::error::Result;
 use crate::taps::{LayerKind, Taps};
 use crate::weights::Scope;
 
+/// A weight in the dtype of the activations it meets: weights stay f32 and a
+/// half-precision pass casts them as it goes, as `torch.autocast` does (a no-op in f32).
+pub(crate) fn like<const D: usize, const E: usize>(weight: &Tensor<D>, input: &Tensor<E>) -> Tensor<D> {
+    let dtype = input.dtype();
+    if weight.dtype() == dtype {
+        weight.clone()
+    } else {
+        weight.clone().cast(dtype)
+    }
+}
+
 /// `nn.Conv2d`.
 #[derive(Debug, Clone)]
 pub(crate) struct Conv2d {
@@ -95,12 +106,9 @@ impl Conv2d {
 
     /// The convolution alone.
     fn apply(&self, input: Tensor<4>) -> Tensor<4> {
-        module::conv2d(
-            input,
-            self.weight.clone(),
-            self.bias.clone(),
-            self.options.clone(),
-        )
+        let weight = like(&self.weight, &input);
+        let bias = self.bias.as_ref().map(|bias| like(bias, &input));
+        module::conv2d(input, weight, bias, self.options.clone())
     }
 
     /// Convolves and records the output.
@@ -155,7 +163,9 @@ impl Linear {
     }
 
     fn apply<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
-        module::linear(input, self.weight.clone(), self.bias.clone())
+        let weight = like(&self.weight, &input);
+        let bias = self.bias.as_ref().map(|bias| like(bias, &input));
+        module::linear(input, weight, bias)
     }
 
     /// Applies the layer and records the output.
@@ -211,7 +221,8 @@ impl BatchNorm2d {
     }
 
     fn apply(&self, input: Tensor<4>) -> Tensor<4> {
-        input * self.scale.clone() + self.shift.clone()
+        let (scale, shift) = (like(&self.scale, &input), like(&self.shift, &input));
+        input * scale + shift
     }
 
     /// Normalises and records the output (kind `Norm`).

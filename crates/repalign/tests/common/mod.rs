@@ -108,12 +108,27 @@ pub fn fixture_tensors(name: &str) -> Vec<(String, Vec<usize>, Vec<f32>)> {
         .collect()
 }
 
+/// The device the suites compute on: `REPALIGN_TEST_BACKEND` (flex, wgpu, cuda or tch,
+/// among the backends the test build has), default flex. One place, so that every suite
+/// runs on a GPU code path by setting one variable.
+pub fn device() -> Device {
+    static DEVICE: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
+    DEVICE
+        .get_or_init(|| match std::env::var("REPALIGN_TEST_BACKEND") {
+            Ok(name) if !name.trim().is_empty() => repalign::Backend::parse(&name)
+                .and_then(|backend| backend.device())
+                .unwrap_or_else(|e| panic!("REPALIGN_TEST_BACKEND={name}: {e}")),
+            _ => Device::flex(),
+        })
+        .clone()
+}
+
 /// A teacher named `name` from in-memory tensors.
 pub fn load_tensors(
     name: &str,
     tensors: Vec<(String, Vec<usize>, Vec<f32>)>,
 ) -> repalign::Result<Box<dyn Teacher>> {
-    teacher::load(name, WeightStore::from_tensors("test", tensors), &Device::flex())
+    teacher::load(name, WeightStore::from_tensors("test", tensors), &device())
 }
 
 /// The recipes of a fixture, for building (and breaking) weight files.
@@ -123,11 +138,7 @@ pub fn fixture_recipes(name: &str) -> Vec<WeightRecipe> {
 
 /// The error of loading `teacher` from `recipes`, which must fail.
 pub fn load_error(teacher: &str, recipes: &[WeightRecipe]) -> String {
-    match teacher::load(
-        teacher,
-        weights_from_recipes("test weights", recipes),
-        &Device::flex(),
-    ) {
+    match teacher::load(teacher, weights_from_recipes("test weights", recipes), &device()) {
         Ok(_) => panic!("{teacher}: loading should fail"),
         Err(e) => e.to_string(),
     }

@@ -3,14 +3,13 @@
 //! in f32, so results agree to 1e-5 absolute on values of order 1.
 
 use crate::common::*;
-use burn::tensor::Device;
 use repalign::preprocess::{Interpolation, Resize, ResizeTarget};
 
 #[test]
 fn resize_matches_torchvision() {
     let cases = read_json("resize.json");
     let tensors = read_tensors("resize.safetensors");
-    let device = Device::flex();
+    let device = crate::common::device();
     for (i, case) in cases.as_array().unwrap().iter().enumerate() {
         let target = match &case["size"] {
             serde_json::Value::Array(hw) => ResizeTarget::Exact {

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use burn::optim::Optimizer;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 use repalign::optim::{WnGradW, WnGradWConfig};
 use safetensors::Dtype;
 use serde_json::Value;
@@ -70,7 +70,7 @@ fn run<const D: usize>(
     initial: &[f64],
     grads: &[f64],
 ) -> (Vec<f32>, Vec<f32>) {
-    let device = Device::flex();
+    let device = crate::common::device();
     let shape: [usize; D] = shape.try_into().unwrap();
     let tensor = |values: &[f64]| {
         let values: Vec<f32> = values.iter().map(|&v| v as f32).collect();

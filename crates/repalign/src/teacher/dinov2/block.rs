@@ -7,12 +7,12 @@
 //! fuses SwiGLU's gate and up projections into one Linear, transformers 5 splits them.
 //! The structs here keep those differences so the taps come out as PyTorch records them.
 
-use burn::tensor::{Tensor, activation, module};
+use burn::tensor::{FloatDType, Tensor, activation, module};
 
 use super::{HfNaming, Layout};
 use crate::error::Result;
 use crate::taps::{LayerKind, Taps};
-use crate::teacher::layers::{Activation, Linear};
+use crate::teacher::layers::{Activation, Linear, like};
 use crate::weights::Scope;
 
 /// Every DINOv2 size uses 64 channels per head.
@@ -41,7 +41,16 @@ impl LayerNorm {
     }
 
     pub fn forward(&self, input: Tensor<3>, taps: &mut Taps) -> Tensor<3> {
-        let output = module::layer_norm(input, self.weight.clone(), Some(self.bias.clone()), Self::EPS);
+        // In f32 whatever the teacher's precision (autocast's rule for layer_norm): the
+        // mean and variance of a token in half precision lose too much.
+        let dtype = input.dtype();
+        let output = module::layer_norm(
+            input.cast(FloatDType::F32),
+            self.weight.clone(),
+            Some(self.bias.clone()),
+            Self::EPS,
+        )
+        .cast(dtype);
         taps.record(&self.path, LayerKind::Norm, &output);
         output
     }
@@ -133,7 +142,9 @@ impl Attention {
             |t: Tensor<3>| -> Tensor<4> { t.reshape([batch, tokens, self.heads, HEAD_DIM]).swap_dims(1, 2) };
         let scale = (HEAD_DIM as f64).powf(-0.5);
         let scores = split(q).matmul(split(k).transpose()) * scale;
-        let weights = activation::softmax(scores, 3);
+        // Softmax in f32 whatever the teacher's precision, as autocast runs it.
+        let dtype = scores.dtype();
+        let weights = activation::softmax(scores.cast(FloatDType::F32), 3).cast(dtype);
         weights
             .matmul(split(v))
             .swap_dims(1, 2)
@@ -276,8 +287,10 @@ impl Block {
     /// `x + ls1(attn(norm1(x)))`, then `x + ls2(mlp(norm2(x)))`.
     pub fn forward(&self, x: Tensor<3>, taps: &mut Taps) -> Tensor<3> {
         let attended = self.attention.forward(self.norm1.forward(x.clone(), taps), taps);
-        let x = x + attended * self.scale1.clone();
+        let scale1 = like(&self.scale1, &attended);
+        let x = x + attended * scale1;
         let fed = self.mlp.forward(self.norm2.forward(x.clone(), taps), taps);
-        x + fed * self.scale2.clone()
+        let scale2 = like(&self.scale2, &fed);
+        x + fed * scale2
     }
 }

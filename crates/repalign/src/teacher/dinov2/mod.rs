@@ -27,7 +27,7 @@ pub(crate) use pos_embed::PosInterpolation;
 
 use self::block::{Block, HEAD_DIM, LayerNorm};
 use self::pos_embed::PositionEmbedding;
-use super::layers::{Conv2d, ConvSpec};
+use super::layers::{Conv2d, ConvSpec, like};
 use super::registry::Family;
 use super::{Teacher, TokenLayout};
 use crate::error::{Error, Result};
@@ -418,9 +418,9 @@ impl Teacher for Dinov2 {
         let patches = self.patch_embed.forward(input, taps);
         // (B, D, rows, cols) -> (B, rows*cols, D), row-major as `flatten(2).transpose(1, 2)`.
         let patches: Tensor<3> = patches.flatten(2, 3).swap_dims(1, 2);
-        let patches = patches + self.pos_embed.patches(rows, cols);
+        let patches = patches.clone() + like(&self.pos_embed.patches(rows, cols), &patches);
         let [_, prefix_len, dim] = self.prefix.dims();
-        let prefix = self.prefix.clone().expand([batch, prefix_len, dim]);
+        let prefix = like(&self.prefix, &patches).expand([batch, prefix_len, dim]);
         let mut x = Tensor::cat(vec![prefix, patches], 1);
         for block in &self.blocks {
             x = block.forward(x, taps);
