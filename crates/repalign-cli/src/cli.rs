@@ -94,6 +94,10 @@ pub struct CompareArgs {
     /// published version) or each sample's tap as a whole (the original's current one).
     #[arg(long, value_enum, default_value_t = NormalizationKind::Groups)]
     pub normalization: NormalizationKind,
+    /// The precision the teacher computes in (the loss stays f32); f16 and bf16 need a
+    /// device with that arithmetic. See the README for how far each is from f32.
+    #[arg(long, value_enum, default_value_t = PrecisionKind::F32)]
+    pub precision: PrecisionKind,
     /// Features are L2-normalised in groups of this many neighbours.
     #[arg(long, default_value_t = 2)]
     pub group_size: usize,
@@ -167,6 +171,10 @@ pub struct TrainArgs {
     /// How the RepAlign loss normalises each tap: groups (of 2) or sample.
     #[arg(long, value_enum, default_value_t = NormalizationKind::Groups)]
     pub normalization: NormalizationKind,
+    /// The precision the teacher computes in (the loss stays f32); f16 and bf16 need a
+    /// device with that arithmetic. See the README for how far each is from f32.
+    #[arg(long, value_enum, default_value_t = PrecisionKind::F32)]
+    pub precision: PrecisionKind,
     /// Channels of the student's hidden layers.
     #[arg(long, default_value_t = 32)]
     pub width: usize,
@@ -216,6 +224,24 @@ impl NormalizationKind {
         match self {
             NormalizationKind::Groups => repalign::Normalization::Groups { size: group_size },
             NormalizationKind::Sample => repalign::Normalization::Sample,
+        }
+    }
+}
+
+/// `--precision`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PrecisionKind {
+    F32,
+    F16,
+    Bf16,
+}
+
+impl From<PrecisionKind> for repalign::Precision {
+    fn from(kind: PrecisionKind) -> Self {
+        match kind {
+            PrecisionKind::F32 => repalign::Precision::F32,
+            PrecisionKind::F16 => repalign::Precision::F16,
+            PrecisionKind::Bf16 => repalign::Precision::Bf16,
         }
     }
 }

@@ -51,6 +51,7 @@ pub fn run(args: &CompareArgs, device: &Device) -> Result<(), CliError> {
     }
     let config = LossConfig::default()
         .with_normalization(args.normalization.with_group_size(args.group_size))?
+        .with_teacher_precision(args.precision.into())
         .with_weighting(weighting);
     match (args.output.is_dir(), args.target.is_dir()) {
         (true, true) => {

@@ -45,6 +45,7 @@ pub fn run(args: &TrainArgs, device: &Device) -> Result<(), CliError> {
     let weighting = crate::cli::weighting(&args.weighting)?;
     let config = LossConfig::default()
         .with_normalization(args.normalization.with_group_size(2))?
+        .with_teacher_precision(args.precision.into())
         .with_weighting(weighting);
     // Training crops go to the teacher at their own size; judges see whole photos
     // with their own preset.
