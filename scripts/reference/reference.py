@@ -277,12 +277,15 @@ def loss_case(out_dir: Path, name, teacher, model, recipe, shape, resize, group,
     loss, names, shapes, parts, grad = step(model, output, target, torch.float32)
     # The same step in float64 tells how far f32 rounding alone moves the reference's
     # gradient: the Rust test compares with both (see tests/common/golden.rs).
-    _, _, _, _, grad64 = step(model.double(), output.double(), target.double(), torch.float64)
+    # So does each tap's sum: `sum_f64` is the exact one, which the Rust test uses to tell
+    # f32 rounding (a deep or ill-conditioned tap moves PyTorch's own f32 sum too) from
+    # a real difference.
+    _, _, _, parts64, grad64 = step(model.double(), output.double(), target.double(), torch.float64)
     model.float()
     rounding = ((grad.double() - grad64).norm() / grad64.norm()).item()
     layers = [
-        {"name": n, "kind": k, "shape": sh, "sum": s, "elements": e, "weight": w}
-        for (n, k), sh, (s, e, w) in zip(names, shapes, parts)
+        {"name": n, "kind": k, "shape": sh, "sum": s, "sum_f64": s64, "elements": e, "weight": w}
+        for (n, k), sh, (s, e, w), (s64, _, _) in zip(names, shapes, parts, parts64)
     ]
     fixture = {
         "teacher": teacher, "preprocess": pre, "group_size": group, "weighting": weighting,

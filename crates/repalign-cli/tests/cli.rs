@@ -769,3 +769,52 @@ fn mask_and_normalization_reach_the_library() {
     let folders = ws.run(&[&["compare", ".", "."][..], &TEACHER, &["--mask", "mask.png"]].concat());
     assert!(one_line_error(&folders).contains("--mask takes one pair of files"));
 }
+
+#[test]
+fn the_device_is_chosen_at_run_time_among_the_backends_built_in() {
+    let ws = Workspace::new();
+    let listing = stdout(&ws.run(&["devices"]));
+    assert_eq!(listing.lines().count(), 4, "{listing}");
+    assert_eq!(listing.matches("(default)").count(), 1, "{listing}");
+    let compare = [&["compare", "output.png", "target.png"][..], &TEACHER].concat();
+    let default = stdout(&ws.run(&compare));
+    let on_flex = stdout(&ws.run(&[&["--device", "flex"][..], &compare].concat()));
+    assert_eq!(default, on_flex);
+    for line in listing.lines().filter(|l| l.contains("not in this build")) {
+        let backend = line.split_whitespace().next().unwrap();
+        let error = one_line_error(&ws.run(&[&["--device", backend][..], &compare].concat()));
+        assert!(error.contains(&format!("--features {backend}")), "{error}");
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_repalign"))
+        .current_dir(ws.dir.path())
+        .env("REPALIGN_DEVICE", "metal")
+        .args(&compare)
+        .output()
+        .unwrap();
+    let error = one_line_error(&output);
+    assert!(error.contains("unknown backend `metal`"), "{error}");
+}
+
+#[test]
+fn half_precision_compares_and_refuses_to_train_where_its_gradient_is_unusable() {
+    let ws = Workspace::new();
+    let compare = [&["compare", "output.png", "target.png"][..], &TEACHER].concat();
+    let f32_loss: f64 = stdout(&ws.run(&compare)).trim().parse().unwrap();
+    for precision in ["bf16", "f16"] {
+        let half: f64 = stdout(&ws.run(&[&compare[..], &["--precision", precision]].concat()))
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(
+            (half - f32_loss).abs() <= 0.05 * f32_loss,
+            "{precision}: {half} vs {f32_loss}"
+        );
+    }
+    for (args, cause) in [
+        (&["--precision", "f16"][..], "--precision f16 cannot train"),
+        (&["--precision", "bf16"][..], "--normalization sample"),
+    ] {
+        let error = one_line_error(&ws.run(&[&["train", "--out", "t"][..], args].concat()));
+        assert!(error.contains(cause), "{error}");
+    }
+}

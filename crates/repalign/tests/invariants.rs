@@ -6,6 +6,8 @@ use repalign::preprocess::{CenterCrop, Interpolation, Normalize, Preprocess, Res
 use repalign::teacher;
 use repalign::{Error, LossConfig, RepAlignLoss, Weighting, testing};
 
+use crate::common::{compare_vectors, relative_error};
+
 fn vgg11(config: LossConfig) -> RepAlignLoss {
     let device = crate::common::device();
     let weights = testing::random_weights("vgg11_bn", 3).unwrap();
@@ -261,9 +263,26 @@ fn streaming_loss_equals_the_loss_of_collected_features_in_value_and_gradient() 
     let (value, sums, grad) = run(true);
     let (want_value, want_sums, want_grad) = run(false);
     assert!(value > 0.0);
-    assert_eq!(value, want_value);
-    assert_eq!(sums, want_sums);
-    assert_eq!(grad, want_grad);
+    if crate::common::device_is_deterministic() {
+        assert_eq!(value, want_value);
+        assert_eq!(sums, want_sums);
+        assert_eq!(grad, want_grad);
+    } else {
+        // A GPU's reductions need not add in the same order twice: the same ops agree
+        // to f32 rounding, not to the bit.
+        assert!(
+            relative_error(value, want_value) <= 1e-6,
+            "{value} vs {want_value}"
+        );
+        for (sum, want) in sums.iter().zip(&want_sums) {
+            assert!(relative_error(*sum, *want) <= 1e-6, "S_i {sum} vs {want}");
+        }
+        let (cosine, rel_l2) = compare_vectors(&grad, &want_grad);
+        assert!(
+            cosine >= 1.0 - 1e-9 && rel_l2 <= 1e-6,
+            "gradient: cosine {cosine}, rel L2 {rel_l2:.2e}"
+        );
+    }
 }
 
 #[test]

@@ -124,6 +124,19 @@ pub fn run(args: &TrainArgs, device: &Device) -> Result<(), CliError> {
 }
 
 fn check_args(args: &TrainArgs) -> Result<(), CliError> {
+    match (args.precision, args.normalization) {
+        (crate::cli::PrecisionKind::F16, _) => {
+            return Err(CliError::Usage(
+                "--precision f16 cannot train (its range cannot hold the loss's gradients); use bf16 with --normalization sample, or f32".into(),
+            ));
+        }
+        (crate::cli::PrecisionKind::Bf16, crate::cli::NormalizationKind::Groups) => {
+            return Err(CliError::Usage(
+                "--precision bf16 trains only with --normalization sample (group normalisation's gradient amplifies its rounding)".into(),
+            ));
+        }
+        _ => {}
+    }
     if args.crop < 16 || !args.crop.is_multiple_of(2) {
         return Err(CliError::Usage(format!(
             "--crop must be even and at least 16, got {}",

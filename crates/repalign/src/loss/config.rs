@@ -95,9 +95,12 @@ pub enum Precision {
     /// Single precision, as the PyTorch original.
     #[default]
     F32,
-    /// IEEE half precision (5 exponent bits, 10 of mantissa).
+    /// IEEE half precision (5 exponent bits, 10 of mantissa), for values only: its
+    /// range cannot hold a loss's gradients, so an output on the autodiff tape is refused.
     F16,
-    /// bfloat16 (f32's exponent range, 7 bits of mantissa).
+    /// bfloat16 (f32's exponent range, 7 bits of mantissa). On the autodiff tape only
+    /// with [`Normalization::Sample`]: the group normalisation's gradient scales with
+    /// 1/‖pair‖ and turns bf16's rounding in small pairs into gradients far from f32's.
     Bf16,
 }
 

@@ -98,11 +98,19 @@ pub fn run_case(name: &str) {
             "{name}: {tap} weight {} vs {weight}",
             layer.weight
         );
+        // SPEC §7's 1e-4, unless PyTorch's own f32 sum is further from the exact one
+        // (`sum_f64`, in fixtures written since it was added): a deep net's or an
+        // ill-conditioned tap's sum moves with the summation order, and another f32
+        // order lands elsewhere at that distance, so twice it is the floor.
         let expected_sum = expected["sum"].as_f64().unwrap();
+        let tolerance = match expected["sum_f64"].as_f64() {
+            Some(exact) => 1e-4f64.max(2.0 * relative_error(expected_sum, exact)),
+            None => 1e-4,
+        };
         let error = relative_error(*sum, expected_sum);
         assert!(
-            error <= 1e-4,
-            "{name}: {tap} S_i {sum} vs {expected_sum} (rel {error:.2e})"
+            error <= tolerance,
+            "{name}: {tap} S_i {sum} vs {expected_sum} (rel {error:.2e}, tolerance {tolerance:.1e})"
         );
     }
     let value = report.value().unwrap();
@@ -115,16 +123,21 @@ pub fn run_case(name: &str) {
 
     let grads = report.total.backward();
     let grad = to_vec(output.grad(&grads).expect("output gradient"));
-    // Against the exact (float64) reference gradient: SPEC §7's tolerance.
+    // Against the exact (float64) reference gradient: SPEC §7's tolerance, unless
+    // PyTorch's own f32 gradient is further from it (`grad_f32_rounding`, measured by the
+    // script): an f32 result is held to that error, within a factor of two (another
+    // f32 summation order lands elsewhere at that distance: wgpu's VGG11-BN gradient is
+    // 8.42e-3 from f64, PyTorch's own 8.419e-3).
+    let rounding = fixture["grad_f32_rounding"].as_f64().unwrap();
     let (cosine, rel_l2) = compare_vectors(&grad, &tensors["grad_f64"].1);
+    let tolerance = 1e-3f64.max(2.0 * rounding);
     assert!(
-        cosine >= 0.9999 && rel_l2 <= 1e-3,
-        "{name}: gradient vs f64 reference: cosine {cosine}, rel L2 {rel_l2:.2e}"
+        cosine >= 0.9999 && rel_l2 <= tolerance,
+        "{name}: gradient vs f64 reference: cosine {cosine}, rel L2 {rel_l2:.2e} (tolerance {tolerance:.1e})"
     );
     // Against PyTorch's own f32 gradient: SPEC §7's tolerance, unless f32 rounding alone
-    // moves the reference further from the exact gradient (`grad_f32_rounding`, measured
-    // by the script); two f32 results each that far from it can be twice that apart.
-    let rounding = fixture["grad_f32_rounding"].as_f64().unwrap();
+    // moves the reference further from the exact gradient; two f32 results each that far
+    // from it can be twice that apart.
     let tolerance = 1e-3f64.max(2.0 * rounding);
     let (cosine, rel_l2) = compare_vectors(&grad, &tensors["grad"].1);
     assert!(

@@ -123,6 +123,15 @@ pub fn device() -> Device {
         .clone()
 }
 
+/// Whether the test device computes the same ops to the same bits every time: the CPU
+/// backends do; a GPU's reductions may add in another order from one call to the next.
+pub fn device_is_deterministic() -> bool {
+    !matches!(
+        std::env::var("REPALIGN_TEST_BACKEND").as_deref().map(str::trim),
+        Ok("wgpu" | "cuda")
+    )
+}
+
 /// A teacher named `name` from in-memory tensors.
 pub fn load_tensors(
     name: &str,
