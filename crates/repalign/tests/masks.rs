@@ -5,6 +5,8 @@ use repalign::preprocess::{Normalize, Preprocess, Step};
 use repalign::teacher;
 use repalign::{Error, LossConfig, Normalization, RepAlignLoss, testing};
 
+use crate::common::{compare_vectors, relative_error};
+
 fn loss(name: &str, normalization: Normalization, preprocess: Option<Preprocess>) -> RepAlignLoss {
     let device = crate::common::device();
     let weights = testing::random_weights(name, 5).unwrap();
@@ -62,7 +64,19 @@ fn a_mask_of_ones_gives_exactly_the_unmasked_loss_and_gradient() {
         let ones = Tensor::<4>::ones([batch, 1, height, width], &crate::common::device());
         let plain = step(&loss, shape, None);
         let masked = step(&loss, shape, Some(&ones));
-        assert_eq!(masked, plain, "{name} {normalization:?} {shape:?}");
+        if crate::common::device_is_cpu() {
+            assert_eq!(masked, plain, "{name} {normalization:?} {shape:?}");
+        } else {
+            // A GPU may add the same sums in another order from one call to the next
+            // (streamed vs collected taps agree to rounding there too): f32 rounding.
+            let (value, want) = (f64::from(masked.0), f64::from(plain.0));
+            assert!(relative_error(value, want) <= 1e-6, "{name}: {value} vs {want}");
+            let (cosine, rel_l2) = compare_vectors(&masked.1, &plain.1);
+            assert!(
+                cosine >= 1.0 - 1e-9 && rel_l2 <= 1e-5,
+                "{name}: gradient cosine {cosine}, rel L2 {rel_l2:.2e}"
+            );
+        }
     }
 }
 

@@ -95,12 +95,14 @@ pub enum Precision {
     /// Single precision, as the PyTorch original.
     #[default]
     F32,
-    /// IEEE half precision (5 exponent bits, 10 of mantissa), for values only: its
-    /// range cannot hold a loss's gradients, so an output on the autodiff tape is refused.
+    /// IEEE half precision (5 exponent bits, 10 of mantissa). For values: measured, its
+    /// range cannot hold a loss's gradients (whole-sample ones vanish), so do not train
+    /// with it (`repalign train` refuses it).
     F16,
-    /// bfloat16 (f32's exponent range, 7 bits of mantissa). On the autodiff tape only
-    /// with [`Normalization::Sample`]: the group normalisation's gradient scales with
-    /// 1/‖pair‖ and turns bf16's rounding in small pairs into gradients far from f32's.
+    /// bfloat16 (f32's exponent range, 7 bits of mantissa). Measured, its gradient is
+    /// close to f32's only with [`Normalization::Sample`]: the group normalisation's
+    /// gradient scales with 1/‖pair‖ and turns bf16's rounding in small pairs into
+    /// gradients far from f32's (`repalign train` refuses bf16 with groups).
     Bf16,
 }
 

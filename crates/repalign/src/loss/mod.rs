@@ -184,26 +184,6 @@ impl RepAlignLoss {
         if precision == Precision::F32 {
             return Ok(input);
         }
-        // Measured (README, scripts/precision.sh): the values are close in both types,
-        // but f16's range cannot hold the gradients (whole-sample ones are ~1e-12 and
-        // vanish), and the group normalisation's gradient, which scales with 1/‖pair‖,
-        // turns half-precision rounding in small pairs into gradients far from f32's.
-        if input.is_tracked() {
-            if precision == Precision::F16 {
-                return Err(Error::Config(
-                    "an f16 teacher gives no usable gradient (it underflows f16's range); \
-                     train with bf16 and whole-sample normalisation, or f32"
-                        .into(),
-                ));
-            }
-            if matches!(self.config.normalization(), Normalization::Groups { .. }) {
-                return Err(Error::Config(format!(
-                    "a {precision} teacher with group normalisation gives no usable gradient \
-                     (small groups amplify its rounding); train with whole-sample \
-                     normalisation, or f32"
-                )));
-            }
-        }
         let device = input.device();
         if !device.supports_dtype(precision.dtype()) {
             return Err(Error::Device(format!(
