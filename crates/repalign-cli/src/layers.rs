@@ -2,12 +2,12 @@
 
 use std::io::Write;
 
+use burn::tensor::Device;
 use repalign::LossConfig;
 
 use crate::cli::LayersArgs;
 use crate::error::CliError;
 use crate::teacher_args::build_loss;
-use burn::tensor::Device;
 
 pub fn run(args: &LayersArgs, device: &Device) -> Result<(), CliError> {
     let loss = build_loss(&args.teacher, LossConfig::default(), device)?;

@@ -106,18 +106,6 @@ impl Backend {
         let device = self.device()?;
         Ok(probe::describe(self, &device))
     }
-
-    /// The backend named by the environment variable `var` if it is set and not empty,
-    /// else the default: the device to compute on, for scripts and test suites.
-    pub fn from_env(var: &str) -> Result<(Backend, Device)> {
-        match std::env::var(var) {
-            Ok(name) if !name.trim().is_empty() => {
-                let backend = Backend::parse(&name).map_err(|e| Error::Device(format!("{var}: {e}")))?;
-                Ok((backend, backend.device()?))
-            }
-            _ => Backend::default_device(),
-        }
-    }
 }
 
 impl fmt::Display for Backend {

@@ -7,14 +7,6 @@
 use repalign::preprocess::Preprocess;
 use repalign::{Error, LossConfig, Normalization, Precision, RepAlignLoss, teacher, testing};
 
-fn precision_dtype(precision: Precision) -> burn::tensor::DType {
-    match precision {
-        Precision::F32 => burn::tensor::DType::F32,
-        Precision::F16 => burn::tensor::DType::F16,
-        Precision::Bf16 => burn::tensor::DType::BF16,
-    }
-}
-
 #[test]
 fn a_half_precision_teacher_gives_zero_for_identical_images_or_a_device_error() {
     let device = crate::common::device();
@@ -24,7 +16,7 @@ fn a_half_precision_teacher_gives_zero_for_identical_images_or_a_device_error() 
         let loss = RepAlignLoss::new(teacher, LossConfig::default().with_teacher_precision(precision))
             .with_preprocess(Preprocess::identity());
         let result = loss.loss_for(&image, &image);
-        if device.supports_dtype(precision_dtype(precision)) {
+        if precision.is_supported_on(&device) {
             assert_eq!(
                 result.unwrap().value().unwrap(),
                 0.0,
@@ -45,7 +37,7 @@ fn a_half_precision_teacher_gives_a_finite_gradient_into_the_f32_output() {
     let image = testing::image([1, 3, 32, 32], 7, &device);
     let output = testing::image([1, 3, 32, 32], 8, &device.clone().autodiff()).require_grad();
     for precision in [Precision::F16, Precision::Bf16] {
-        if !device.supports_dtype(precision_dtype(precision)) {
+        if !precision.is_supported_on(&device) {
             continue;
         }
         let teacher = teacher::load("vgg11", testing::random_weights("vgg11", 1).unwrap(), &device).unwrap();

@@ -1,6 +1,6 @@
 //! How each tap is normalised and how the per-layer distances are combined.
 
-use burn::tensor::FloatDType;
+use burn::tensor::{Device, FloatDType};
 
 use crate::error::{Error, Result};
 
@@ -116,11 +116,10 @@ impl Precision {
         }
     }
 
-    /// The precision called `name` (case-insensitive).
-    pub fn parse(name: &str) -> Option<Precision> {
-        [Precision::F32, Precision::F16, Precision::Bf16]
-            .into_iter()
-            .find(|p| p.name().eq_ignore_ascii_case(name.trim()))
+    /// Whether `device` computes in this precision (storage, conversion and arithmetic):
+    /// where it does not, the loss refuses the setting with [`Error::Device`].
+    pub fn is_supported_on(self, device: &Device) -> bool {
+        device.supports_dtype(self.dtype())
     }
 
     /// burn's dtype for it.

@@ -185,7 +185,7 @@ impl RepAlignLoss {
             return Ok(input);
         }
         let device = input.device();
-        if !device.supports_dtype(precision.dtype()) {
+        if !precision.is_supported_on(&device) {
             return Err(Error::Device(format!(
                 "the teacher cannot compute in {precision} on this device ({:?} has no {precision} arithmetic)",
                 device.clone().inner()

@@ -11,14 +11,10 @@ use crate::taps::{LayerKind, Taps};
 use crate::weights::Scope;
 
 /// A weight in the dtype of the activations it meets: weights stay f32 and a
-/// half-precision pass casts them as it goes, as `torch.autocast` does (a no-op in f32).
+/// half-precision pass casts them as it goes, as `torch.autocast` does (burn's `cast`
+/// returns the tensor itself when the dtype already matches, so f32 costs nothing).
 pub(crate) fn like<const D: usize, const E: usize>(weight: &Tensor<D>, input: &Tensor<E>) -> Tensor<D> {
-    let dtype = input.dtype();
-    if weight.dtype() == dtype {
-        weight.clone()
-    } else {
-        weight.clone().cast(dtype)
-    }
+    weight.clone().cast(input.dtype())
 }
 
 /// `nn.Conv2d`.

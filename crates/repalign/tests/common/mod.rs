@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Tensor, TensorData};
 use repalign::testing::{WeightRecipe, weights_from_recipes};
-use repalign::{Teacher, WeightStore, teacher};
+use repalign::{Backend, Teacher, WeightStore, teacher};
 use serde_json::Value;
 
 pub fn fixtures() -> PathBuf {
@@ -108,29 +108,29 @@ pub fn fixture_tensors(name: &str) -> Vec<(String, Vec<usize>, Vec<f32>)> {
         .collect()
 }
 
-/// The device the suites compute on: `REPALIGN_TEST_BACKEND` (flex, wgpu, cuda or tch,
-/// among the backends the test build has), default flex. One place, so that every suite
-/// runs on a GPU code path by setting one variable.
+/// The backend and device the suites compute on: `REPALIGN_TEST_BACKEND` (flex, wgpu,
+/// cuda or tch, among the backends the test build has), default flex. One place, so that
+/// every suite runs on a GPU code path by setting one variable.
+fn test_backend() -> &'static (Backend, Device) {
+    static BACKEND: std::sync::OnceLock<(Backend, Device)> = std::sync::OnceLock::new();
+    BACKEND.get_or_init(|| match std::env::var("REPALIGN_TEST_BACKEND") {
+        Ok(name) if !name.trim().is_empty() => Backend::parse(&name)
+            .and_then(|backend| Ok((backend, backend.device()?)))
+            .unwrap_or_else(|e| panic!("REPALIGN_TEST_BACKEND={name}: {e}")),
+        _ => (Backend::Flex, Device::flex()),
+    })
+}
+
+/// The test device (see `test_backend`).
 pub fn device() -> Device {
-    static DEVICE: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
-    DEVICE
-        .get_or_init(|| match std::env::var("REPALIGN_TEST_BACKEND") {
-            Ok(name) if !name.trim().is_empty() => repalign::Backend::parse(&name)
-                .and_then(|backend| backend.device())
-                .unwrap_or_else(|e| panic!("REPALIGN_TEST_BACKEND={name}: {e}")),
-            _ => Device::flex(),
-        })
-        .clone()
+    test_backend().1.clone()
 }
 
 /// Whether the test device is a CPU one (flex, tch): those compute the same ops to the
 /// same bits every time and check every input; a GPU's reductions may add in another
 /// order from one call to the next, and a step there reads nothing back.
 pub fn device_is_cpu() -> bool {
-    !matches!(
-        std::env::var("REPALIGN_TEST_BACKEND").as_deref().map(str::trim),
-        Ok("wgpu" | "cuda")
-    )
+    matches!(test_backend().0, Backend::Flex | Backend::Tch)
 }
 
 /// A teacher named `name` from in-memory tensors.

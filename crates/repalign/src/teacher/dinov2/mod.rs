@@ -418,7 +418,8 @@ impl Teacher for Dinov2 {
         let patches = self.patch_embed.forward(input, taps);
         // (B, D, rows, cols) -> (B, rows*cols, D), row-major as `flatten(2).transpose(1, 2)`.
         let patches: Tensor<3> = patches.flatten(2, 3).swap_dims(1, 2);
-        let patches = patches.clone() + like(&self.pos_embed.patches(rows, cols), &patches);
+        let position = like(&self.pos_embed.patches(rows, cols), &patches);
+        let patches = patches + position;
         let [_, prefix_len, dim] = self.prefix.dims();
         let prefix = like(&self.prefix, &patches).expand([batch, prefix_len, dim]);
         let mut x = Tensor::cat(vec![prefix, patches], 1);
