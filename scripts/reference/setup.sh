@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create / update the Python virtualenv holding the reference-model stack
-# (torch, torchvision, timm, transformers, safetensors, numpy), CPU use only.
+# (torch, torchvision, timm, transformers, safetensors, numpy; plus the judges
+# lpips, DISTS-pytorch, pytorch-msssim), CPU use only.
 #
 #   scripts/reference/setup.sh
 #
@@ -141,6 +142,7 @@ CHECK_OUT="$(printf '%s\n' "$CHECK_OUT" | grep -v -E '^No broken requirements fo
 log "smoke test: imports, conv2d forward/backward, bicubic antialias interpolate"
 "$VPY" - <<'PY'
 import torch, torchvision, timm, transformers, safetensors
+import lpips, DISTS_pytorch, pytorch_msssim  # judges; `import lpips` needs scipy
 import torch.nn.functional as F
 
 torch.manual_seed(0)

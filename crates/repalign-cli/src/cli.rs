@@ -60,9 +60,10 @@ pub struct FetchArgs {
 /// Which teacher, with which weights, at which input size.
 #[derive(Debug, Args)]
 pub struct TeacherArgs {
-    /// Teacher name, e.g. `vgg16`, `vgg19_bn`, or the family `vgg` to infer the variant.
+    /// Teacher name, e.g. `vgg16`, `vgg19_bn`, or the family `vgg` to infer the variant
+    /// (required, except by `compare --metric` with a judge of its own).
     #[arg(long)]
-    pub teacher: String,
+    pub teacher: Option<String>,
     /// Safetensors weights in the reference implementation's key layout
     /// [default: the teacher's file in the cache, see `repalign fetch`].
     #[arg(long)]
@@ -87,6 +88,11 @@ pub struct CompareArgs {
     pub target: PathBuf,
     #[command(flatten)]
     pub teacher: TeacherArgs,
+    /// What to measure: the RepAlign loss under --teacher, or an independent judge
+    /// (LPIPS, DISTS and SSIM as their reference packages compute them; PSNR), which
+    /// compares the images at their own size with weights from `repalign fetch`.
+    #[arg(long, value_enum, default_value_t = MetricKind::Repalign)]
+    pub metric: MetricKind,
     /// Layer weighting: none, exp (the seed's use_weight) or linear.
     #[arg(long, default_value = "none")]
     pub weighting: String,
@@ -207,6 +213,38 @@ pub enum OptimizerKind {
     /// `repalign::optim::WnGradWConfig`'s defaults.
     #[value(name = "wngradw")]
     WnGradW,
+}
+
+/// `compare --metric`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MetricKind {
+    /// The RepAlign loss (lower is closer).
+    Repalign,
+    /// LPIPS v0.1 on AlexNet (a distance).
+    LpipsAlex,
+    /// LPIPS v0.1 on VGG16 (a distance).
+    LpipsVgg,
+    /// DISTS (a distance).
+    Dists,
+    /// SSIM, Gaussian window 11, σ 1.5 (a similarity, 1 for identical images).
+    Ssim,
+    /// PSNR in dB on [0, 1] (a similarity, 100 for identical images).
+    Psnr,
+}
+
+impl MetricKind {
+    /// The judge, or `None` for the RepAlign loss.
+    pub(crate) fn judge(self) -> Option<repalign::judge::Metric> {
+        use repalign::judge::Metric;
+        match self {
+            MetricKind::Repalign => None,
+            MetricKind::LpipsAlex => Some(Metric::LpipsAlex),
+            MetricKind::LpipsVgg => Some(Metric::LpipsVgg),
+            MetricKind::Dists => Some(Metric::Dists),
+            MetricKind::Ssim => Some(Metric::Ssim),
+            MetricKind::Psnr => Some(Metric::Psnr),
+        }
+    }
 }
 
 /// `--normalization`.

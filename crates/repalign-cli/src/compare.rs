@@ -4,14 +4,17 @@
 use std::io::Write;
 
 use burn::tensor::Device;
+use repalign::judge::Metric;
 use repalign::{LossConfig, LossReport};
 use serde::Serialize;
 
 use crate::backend;
 use crate::cli::CompareArgs;
+use crate::compare_folders::Measure;
 use crate::error::CliError;
 use crate::heatmap;
 use crate::image_io;
+use crate::judge;
 use crate::npy;
 use crate::plot;
 use crate::teacher_args::build_loss;
@@ -21,6 +24,7 @@ struct JsonReport<'a> {
     /// The file name, in folder mode.
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<&'a str>,
+    metric: &'static str,
     loss: f64,
     teacher: &'a str,
     layers: Vec<JsonLayer<'a>>,
@@ -38,6 +42,9 @@ struct JsonLayer<'a> {
 }
 
 pub fn run(args: &CompareArgs, device: &Device) -> Result<(), CliError> {
+    if let Some(metric) = args.metric.judge() {
+        return run_judge(args, metric, device);
+    }
     let weighting = crate::cli::weighting(&args.weighting)?;
     // The preset's largest intermediate is its SIZExSIZE crop (resize and crop are one
     // step): --max-pixels bounds it as it bounds the decoded images.
@@ -66,7 +73,7 @@ pub fn run(args: &CompareArgs, device: &Device) -> Result<(), CliError> {
                 }
             }
             let loss = build_loss(&args.teacher, config, device)?;
-            return crate::compare_folders::run(args, &loss, device);
+            return crate::compare_folders::run(args, &Measure::RepAlign(&loss), device);
         }
         (false, false) => {}
         _ => {
@@ -133,6 +140,64 @@ pub fn run(args: &CompareArgs, device: &Device) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `compare --metric JUDGE`: the judge's score of a pair of files or of folders.
+fn run_judge(args: &CompareArgs, metric: Metric, device: &Device) -> Result<(), CliError> {
+    for (given, option) in [
+        (args.teacher.teacher.is_some(), "--teacher"),
+        (args.teacher.weights.is_some(), "--weights"),
+        (args.teacher.size.is_some(), "--size"),
+        (args.mask.is_some(), "--mask"),
+        (args.heatmap.is_some(), "--heatmap"),
+        (args.plot.is_some(), "--plot"),
+    ] {
+        if given {
+            return Err(CliError::Usage(format!(
+                "{option} is for --metric repalign; {metric} brings its own network and compares whole images"
+            )));
+        }
+    }
+    let folders = match (args.output.is_dir(), args.target.is_dir()) {
+        (true, true) => true,
+        (false, false) => false,
+        _ => {
+            return Err(CliError::Usage(
+                "OUTPUT and TARGET must both be files or both be folders".into(),
+            ));
+        }
+    };
+    if folders && args.grad_out.is_some() {
+        return Err(CliError::Usage(
+            "--grad-out takes one pair of files, not folders".into(),
+        ));
+    }
+    let judge = judge::load(metric, args.teacher.cache_dir.as_deref(), device)?;
+    if folders {
+        return crate::compare_folders::run(args, &Measure::Judge(&judge), device);
+    }
+    let autodiff = device.clone().autodiff();
+    let output = image_io::load(&args.output, args.max_pixels, &autodiff)?;
+    let target = image_io::load(&args.target, args.max_pixels, device)?;
+    judge::check_sizes(metric, &output.dims(), &target.dims())?;
+    let output = if args.grad_out.is_some() {
+        output.require_grad()
+    } else {
+        output
+    };
+    let score = judge.score(&output, &target)?;
+    let value = backend::tensor_values(score.clone())?[0];
+    let line = judge::line(args.json, None, metric, value)?;
+    writeln!(std::io::stdout().lock(), "{line}").map_err(CliError::stdout)?;
+    if let Some(path) = &args.grad_out {
+        let grads = score.backward();
+        let grad = output
+            .grad(&grads)
+            .ok_or_else(|| CliError::Failed("no gradient reached the output image".into()))?;
+        let shape = grad.dims();
+        npy::write_f32(path, &shape, &backend::tensor_values(grad)?)?;
+    }
+    Ok(())
+}
+
 /// Output and target must reach the teacher at the same size.
 pub fn check_sizes(
     loss: &repalign::RepAlignLoss,
@@ -169,6 +234,7 @@ pub fn report_line(
     let sums = report.layer_sums()?;
     let json = JsonReport {
         name,
+        metric: "repalign",
         loss: value,
         teacher,
         layers: report

@@ -1,8 +1,9 @@
 //! `repalign compare DIR_A DIR_B`: every file of DIR_A against the file of the same
-//! name in DIR_B, one line each (TSV `name<TAB>loss`, or JSON lines). A file that is
-//! unpaired, unreadable or of a size the teacher cannot take is reported on stderr and
-//! skipped; the exit code says whether every pair was compared. Consecutive pairs of
-//! the same image size go through the teacher together (`--batch`).
+//! name in DIR_B, one line each (TSV `name<TAB>value`, or JSON lines), by the RepAlign
+//! loss or a judge. A file that is unpaired, unreadable or of a size the network cannot
+//! take is reported on stderr and skipped; the exit code says whether every pair was
+//! compared. Consecutive pairs of the same image size go through the network together
+//! (`--batch`).
 
 use std::io::Write;
 use std::path::Path;
@@ -10,11 +11,28 @@ use std::path::Path;
 use burn::tensor::{Device, Tensor};
 use indicatif::ProgressBar;
 use repalign::RepAlignLoss;
+use repalign::judge::Judge;
 
 use crate::cli::CompareArgs;
 use crate::compare::{check_sizes, report_line};
 use crate::error::CliError;
 use crate::image_io;
+use crate::judge;
+
+/// What a folder comparison measures.
+pub enum Measure<'a> {
+    RepAlign(&'a RepAlignLoss),
+    Judge(&'a Judge),
+}
+
+impl Measure<'_> {
+    fn check_sizes(&self, output: &[usize; 4], target: &[usize; 4]) -> Result<(), CliError> {
+        match self {
+            Measure::RepAlign(loss) => check_sizes(loss, output, target),
+            Measure::Judge(judge) => judge::check_sizes(judge.metric(), output, target),
+        }
+    }
+}
 
 /// Image files of a folder, by file name, sorted.
 fn image_names(dir: &Path) -> Result<Vec<String>, CliError> {
@@ -35,7 +53,7 @@ fn image_names(dir: &Path) -> Result<Vec<String>, CliError> {
     Ok(names)
 }
 
-pub fn run(args: &CompareArgs, loss: &RepAlignLoss, device: &Device) -> Result<(), CliError> {
+pub fn run(args: &CompareArgs, measure: &Measure, device: &Device) -> Result<(), CliError> {
     let outputs = image_names(&args.output)?;
     let targets = image_names(&args.target)?;
     let mut failures = 0usize;
@@ -65,7 +83,7 @@ pub fn run(args: &CompareArgs, loss: &RepAlignLoss, device: &Device) -> Result<(
     let mut batch: Vec<Pair> = Vec::with_capacity(usize::from(args.batch));
     for name in pairs {
         bar.set_message(name.clone());
-        let pair = match load_pair(args, loss, device, name) {
+        let pair = match load_pair(args, measure, device, name) {
             Ok(pair) => pair,
             Err(error) => {
                 out.skip(name, &error);
@@ -77,11 +95,11 @@ pub fn run(args: &CompareArgs, loss: &RepAlignLoss, device: &Device) -> Result<(
             .is_some_and(|first| first.output.dims() != pair.output.dims())
             || batch.len() >= usize::from(args.batch)
         {
-            compare_batch(args, loss, std::mem::take(&mut batch), &mut out)?;
+            compare_batch(args, measure, std::mem::take(&mut batch), &mut out)?;
         }
         batch.push(pair);
     }
-    compare_batch(args, loss, batch, &mut out)?;
+    compare_batch(args, measure, batch, &mut out)?;
     bar.finish_and_clear();
     if out.failures > 0 {
         return Err(CliError::SomeFailed(format!(
@@ -125,10 +143,10 @@ impl<W: Write> Output<'_, W> {
     }
 }
 
-fn load_pair(args: &CompareArgs, loss: &RepAlignLoss, device: &Device, name: &str) -> Result<Pair, CliError> {
+fn load_pair(args: &CompareArgs, measure: &Measure, device: &Device, name: &str) -> Result<Pair, CliError> {
     let output = image_io::load(&args.output.join(name), args.max_pixels, device)?;
     let target = image_io::load(&args.target.join(name), args.max_pixels, device)?;
-    check_sizes(loss, &output.dims(), &target.dims())?;
+    measure.check_sizes(&output.dims(), &target.dims())?;
     Ok(Pair {
         name: name.to_owned(),
         output,
@@ -136,17 +154,21 @@ fn load_pair(args: &CompareArgs, loss: &RepAlignLoss, device: &Device, name: &st
     })
 }
 
-/// Pairs of one image size through the teacher as one batch (no autodiff tape: no
-/// gradient is asked for), then the loss of each pair on its own.
+/// Pairs of one image size through the network as one batch (no autodiff tape: no
+/// gradient is asked for), then the value of each pair on its own.
 fn compare_batch<W: Write>(
     args: &CompareArgs,
-    loss: &RepAlignLoss,
+    measure: &Measure,
     batch: Vec<Pair>,
     out: &mut Output<W>,
 ) -> Result<(), CliError> {
     if batch.is_empty() {
         return Ok(());
     }
+    let loss = match measure {
+        Measure::RepAlign(loss) => loss,
+        Measure::Judge(judge) => return judge_batch(args, judge, batch, out),
+    };
     let features = |images: Vec<Tensor<4>>| loss.target_features(&Tensor::cat(images, 0)).map(|f| f.split());
     let both = features(batch.iter().map(|p| p.output.clone()).collect()).and_then(|outputs| {
         Ok((
@@ -180,6 +202,34 @@ fn compare_batch<W: Write>(
         match line {
             Ok(line) => out.line(&line)?,
             Err(error) => out.skip(&pair.name, &error),
+        }
+    }
+    Ok(())
+}
+
+/// A judge scores a whole batch at once.
+fn judge_batch<W: Write>(
+    args: &CompareArgs,
+    judge: &Judge,
+    batch: Vec<Pair>,
+    out: &mut Output<W>,
+) -> Result<(), CliError> {
+    let stack = |images: Vec<Tensor<4>>| Tensor::cat(images, 0);
+    let outputs = stack(batch.iter().map(|p| p.output.clone()).collect());
+    let targets = stack(batch.iter().map(|p| p.target.clone()).collect());
+    match judge::scores(judge, &outputs, &targets) {
+        Ok(values) => {
+            for (pair, value) in batch.iter().zip(values) {
+                match judge::line(args.json, Some(&pair.name), judge.metric(), value) {
+                    Ok(line) => out.line(&line)?,
+                    Err(error) => out.skip(&pair.name, &error),
+                }
+            }
+        }
+        Err(error) => {
+            for pair in &batch {
+                out.skip(&pair.name, &error);
+            }
         }
     }
     Ok(())

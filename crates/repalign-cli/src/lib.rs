@@ -11,6 +11,7 @@ pub mod error;
 mod fetch;
 mod heatmap;
 pub mod image_io;
+mod judge;
 mod layers;
 mod npy;
 mod output;

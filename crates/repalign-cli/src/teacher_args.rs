@@ -13,8 +13,9 @@ pub fn build_loss(args: &TeacherArgs, config: LossConfig, device: &Device) -> Re
     if args.size == Some(0) {
         return Err(CliError::Usage("--size must be at least 1".into()));
     }
+    let name = teacher_name(args)?;
     let weights = WeightStore::from_file(weights_file(args)?)?;
-    let teacher = teacher::load(&args.teacher, weights, device)?;
+    let teacher = teacher::load(name, weights, device)?;
     let preprocess = if args.no_resize {
         Preprocess::identity().then(Step::Normalize(teacher.normalize()))
     } else {
@@ -24,13 +25,20 @@ pub fn build_loss(args: &TeacherArgs, config: LossConfig, device: &Device) -> Re
     Ok(RepAlignLoss::new(teacher, config).with_preprocess(preprocess))
 }
 
+/// `--teacher`, which every command but `compare --metric JUDGE` needs.
+fn teacher_name(args: &TeacherArgs) -> Result<&str, CliError> {
+    args.teacher
+        .as_deref()
+        .ok_or_else(|| CliError::Usage("--teacher NAME is required (e.g. --teacher vgg16)".into()))
+}
+
 /// `--weights`, else the teacher's file in the cache.
 fn weights_file(args: &TeacherArgs) -> Result<PathBuf, CliError> {
     if let Some(path) = &args.weights {
         return Ok(path.clone());
     }
     let cache = repalign_fetch::cache_dir(args.cache_dir.as_deref())?;
-    let name = args.teacher.to_ascii_lowercase();
+    let name = teacher_name(args)?.to_ascii_lowercase();
     let path = repalign_fetch::weights_path(&cache, &name);
     if path.exists() {
         return Ok(path);

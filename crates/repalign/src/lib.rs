@@ -51,6 +51,8 @@ mod cache;
 mod error;
 mod features;
 mod host;
+mod input;
+pub mod judge;
 mod loss;
 pub mod optim;
 pub mod preprocess;

@@ -36,7 +36,7 @@ pub fn run(args: &TrainArgs, device: &Device) -> Result<(), CliError> {
     let cache_root = repalign_fetch::cache_dir(args.cache_dir.as_deref())?;
     let (train_files, held_out_files) = data::photo_files(&repalign_fetch::photos_dir(&cache_root))?;
     let teacher_args = |name: &str, no_resize: bool| TeacherArgs {
-        teacher: name.to_owned(),
+        teacher: Some(name.to_owned()),
         weights: None,
         cache_dir: args.cache_dir.clone(),
         size: None,

@@ -139,38 +139,8 @@ impl RepAlignLoss {
     /// Checks an image (shape, dtype, finite values, a size the teacher takes) and
     /// preprocesses it.
     fn checked_input(&self, image: Tensor<4>, argument: &str) -> Result<Tensor<4>> {
-        let [batch, channels, height, width] = image.dims();
-        if batch == 0 || channels != 3 || height == 0 || width == 0 {
-            return Err(Error::Shape {
-                argument: argument.to_owned(),
-                expected: "(B, 3, H, W) with B, H, W > 0".into(),
-                actual: vec![batch, channels, height, width],
-            });
-        }
-        let dtype = image.dtype();
-        if dtype != burn::tensor::DType::F32 {
-            return Err(Error::Dtype {
-                argument: argument.to_owned(),
-                dtype: format!("{dtype:?}"),
-            });
-        }
-        // Reading a value back from a GPU waits for its queue to drain: a training step
-        // must not. So off the CPU an image on the autodiff tape (the student's output,
-        // every step) is not checked — a NaN in it gives a NaN loss, which the caller
-        // reads anyway; targets and images off the tape are checked everywhere.
-        if crate::host::applies(&image.device()) || !image.is_tracked() {
-            let finite = image
-                .clone()
-                .is_finite()
-                .all()
-                .try_into_scalar::<bool>()
-                .map_err(|e| Error::Backend(format!("{e:?}")))?;
-            if !finite {
-                return Err(Error::NonFinite {
-                    argument: argument.to_owned(),
-                });
-            }
-        }
+        crate::input::check_image(&image, argument)?;
+        let [_, _, height, width] = image.dims();
         let (in_height, in_width) = self.preprocess.output_size(height, width);
         self.teacher.check_input(in_height, in_width)?;
         let input = self.preprocess.apply(image)?;

@@ -6,7 +6,7 @@ mod efficientnet;
 mod efficientnet_lite;
 mod gelu;
 mod heads;
-mod layers;
+pub(crate) mod layers;
 mod mobilenet;
 mod registry;
 mod resnet;
