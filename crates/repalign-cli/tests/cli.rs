@@ -818,3 +818,129 @@ fn half_precision_compares_and_refuses_to_train_where_its_gradient_is_unusable()
         assert!(error.contains(cause), "{error}");
     }
 }
+
+#[test]
+fn compare_metric_scores_files_and_folders_with_the_library_judges() {
+    let ws = Workspace::new();
+    let device = Device::flex();
+    let load = |name: &str| image_io::load(&ws.path(name), u64::MAX, &device).unwrap();
+    for (metric, judge) in [
+        ("ssim", repalign::judge::Metric::Ssim),
+        ("psnr", repalign::judge::Metric::Psnr),
+    ] {
+        let judge = repalign::judge::Judge::plain(judge).unwrap();
+        let expected = judge
+            .score(&load("output.png"), &load("target.png"))
+            .unwrap()
+            .into_scalar::<f32>();
+        let printed: f32 = stdout(&ws.run(&["compare", "output.png", "target.png", "--metric", metric]))
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(printed, expected, "{metric}");
+        let json: serde_json::Value = serde_json::from_str(&stdout(&ws.run(&[
+            "compare",
+            "output.png",
+            "target.png",
+            "--metric",
+            metric,
+            "--json",
+            "--no-resize",
+        ])))
+        .unwrap();
+        assert_eq!(json["metric"], metric);
+        assert_eq!(json["value"].as_f64().unwrap() as f32, expected);
+    }
+    // The default metric says so in JSON too.
+    let json: serde_json::Value = serde_json::from_str(&stdout(
+        &ws.run(
+            &[
+                &["compare", "output.png", "target.png", "--json", "--size", "32"][..],
+                &TEACHER,
+            ]
+            .concat(),
+        ),
+    ))
+    .unwrap();
+    assert_eq!(json["metric"], "repalign");
+
+    // Folders: one line per pair, batched by size; identical images score 1.
+    for dir in ["a", "b"] {
+        std::fs::create_dir(ws.path(dir)).unwrap();
+    }
+    write_image(&ws.path("a/one.png"), 48, 40, 25);
+    write_image(&ws.path("b/one.png"), 48, 40, 0);
+    write_image(&ws.path("a/same.png"), 48, 40, 3);
+    write_image(&ws.path("b/same.png"), 48, 40, 3);
+    write_image(&ws.path("a/wide.png"), 64, 40, 3);
+    write_image(&ws.path("b/wide.png"), 48, 40, 3);
+    let output = ws.run(&["compare", "a", "b", "--metric", "ssim"]);
+    let printed = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines.len(), 2, "{printed}");
+    let one: f32 = lines[0].strip_prefix("one.png\t").unwrap().parse().unwrap();
+    assert!(one < 1.0 && one > -1.0, "{one}");
+    assert_eq!(lines[1], "same.png\t1");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains(
+            "wide.png: output is 40x64 and target 40x48 pixels; ssim compares images of the same size"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn compare_metric_refuses_what_a_judge_cannot_do_in_one_line() {
+    let ws = Workspace::new();
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &[
+                "compare",
+                "output.png",
+                "target.png",
+                "--metric",
+                "ssim",
+                "--teacher",
+                "vgg11",
+            ],
+            "--teacher is for --metric repalign",
+        ),
+        (
+            &[
+                "compare",
+                "output.png",
+                "target.png",
+                "--metric",
+                "psnr",
+                "--mask",
+                "target.png",
+            ],
+            "--mask is for --metric repalign",
+        ),
+        (
+            &["compare", "output.png", "small.png", "--metric", "ssim"],
+            "output is 40x48 and target 30x30 pixels",
+        ),
+        (
+            &[
+                "compare",
+                "output.png",
+                "target.png",
+                "--metric",
+                "lpips-alex",
+                "--cache-dir",
+                ".",
+            ],
+            "lpips-alex needs `alexnet` weights",
+        ),
+        (
+            &["compare", "output.png", "target.png"],
+            "--teacher NAME is required",
+        ),
+    ];
+    for (args, expected) in cases {
+        let error = one_line_error(&ws.run(args));
+        assert!(error.contains(expected), "{args:?}: {error}");
+    }
+}
