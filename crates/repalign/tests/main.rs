@@ -7,6 +7,7 @@ mod common;
 mod cache;
 mod goldens;
 mod invariants;
+mod judges;
 mod masks;
 mod precision;
 mod properties;

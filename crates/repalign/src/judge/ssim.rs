@@ -6,27 +6,33 @@ use burn::tensor::{Tensor, TensorData, module, ops::ConvOptions};
 
 /// Window side.
 pub(super) const WINDOW: usize = 11;
-const SIGMA: f64 = 1.5;
 const C1: f64 = 0.01 * 0.01;
 const C2: f64 = 0.03 * 0.03;
 
-/// The normalised 1-D Gaussian, centred on tap `WINDOW / 2`.
-fn gaussian() -> Vec<f32> {
-    let g: Vec<f64> = (0..WINDOW)
-        .map(|i| {
-            let x = i as f64 - (WINDOW / 2) as f64;
-            (-(x * x) / (2.0 * SIGMA * SIGMA)).exp()
-        })
-        .collect();
-    let sum: f64 = g.iter().sum();
-    g.iter().map(|v| (v / sum) as f32).collect()
-}
+/// The normalised 1-D Gaussian, centred on tap `WINDOW / 2`, exactly as the package
+/// computes it in f32: `exp(-x² / 2σ²)` for `x = -5..=5`, divided by its sum. Written
+/// out because torch's vectorised `exp` and `sum` round differently from a scalar f32
+/// evaluation, and SSIM on flat regions (variances `E[x²] − μ²` near zero) moves by
+/// 2e-5 with the window's last bit. The test below checks them against the formula.
+const GAUSSIAN: [f32; WINDOW] = [
+    0.001_028_380_4,
+    0.007_598_758_2,
+    0.036_000_773,
+    0.109_360_69,
+    0.213_005_53,
+    0.266_011_7,
+    0.213_005_53,
+    0.109_360_69,
+    0.036_000_773,
+    0.007_598_758_2,
+    0.001_028_380_4,
+];
 
 /// The Gaussian blur of each channel, valid part only: along H, then along W.
 fn blur(x: Tensor<4>) -> Tensor<4> {
     let channels = x.dims()[1];
     let device = x.device();
-    let taps = gaussian();
+    let taps = GAUSSIAN;
     let kernel = |shape: [usize; 4]| {
         let values: Vec<f32> = (0..channels).flat_map(|_| taps.iter().copied()).collect();
         Tensor::<4>::from_data(TensorData::new(values, shape), &device)
@@ -55,4 +61,27 @@ pub(super) fn ssim(x: Tensor<4>, y: Tensor<4>) -> Tensor<1> {
         .mean_dim(2)
         .mean_dim(1)
         .reshape([batch])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_is_the_normalised_gaussian_of_sigma_1_5() {
+        let g: Vec<f64> = (0..WINDOW)
+            .map(|i| {
+                let x = i as f64 - (WINDOW / 2) as f64;
+                (-(x * x) / (2.0 * 1.5 * 1.5)).exp()
+            })
+            .collect();
+        let sum: f64 = g.iter().sum();
+        for (ours, exact) in GAUSSIAN.iter().zip(&g) {
+            assert!(
+                (f64::from(*ours) - exact / sum).abs() < 1e-7,
+                "{ours} vs {}",
+                exact / sum
+            );
+        }
+    }
 }
