@@ -30,6 +30,10 @@ pub enum Command {
     /// Train a small 2x super-resolution student on the fetched photos with the RepAlign
     /// loss and, for comparison, with a pixel L1 loss; judge both on held-out photos.
     Train(TrainArgs),
+    /// Does the loss help? Train the 2x super-resolution student with each of several
+    /// losses (L1, L1 + RepAlign, L1 + LPIPS, …) and judge the held-out photos by PSNR,
+    /// SSIM, LPIPS, DISTS and RepAlign under teachers none was trained with.
+    Study(StudyArgs),
     /// List the backends: which this build has, the device each finds, the default.
     Devices,
 }
@@ -201,6 +205,73 @@ pub struct TrainArgs {
     pub checkpoint_every: usize,
     /// Where the images, plot, table and checkpoints go.
     #[arg(long, default_value = "train-out")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct StudyArgs {
+    /// The methods, comma-separated, from: l1, l1+repalign (first-version loss),
+    /// l1+repalign-sample (whole-sample normalisation), l1+lpips-vgg, repalign.
+    #[arg(
+        long,
+        default_value = "l1,l1+repalign,l1+repalign-sample,l1+lpips-vgg,repalign"
+    )]
+    pub methods: String,
+    /// The weight λ of each perceptual term next to L1, as NAME=VALUE pairs
+    /// (comma-separated); the defaults are what `--sweep` picked (see the README).
+    #[arg(long, default_value = "repalign=0.1,repalign-sample=0.1,lpips-vgg=0.1")]
+    pub lambdas: String,
+    /// Instead of the study, pick each λ: train every `l1+X` method with λ in
+    /// {0.01, 0.1, 1} and keep the one with the lowest LPIPS-alex on the validation
+    /// photo (not a test photo).
+    #[arg(long)]
+    pub sweep: bool,
+    /// Seeds (comma-separated): each trains every method once from its own start and
+    /// crops; the table gives the mean and standard deviation over seeds.
+    #[arg(long, default_value = "0")]
+    pub seeds: String,
+    /// Teacher of the RepAlign methods (fetched weights).
+    #[arg(long, default_value = "vgg16")]
+    pub teacher: String,
+    /// Teachers that judge by the RepAlign distance, none of them trained with.
+    #[arg(long, default_value = "efficientnet_lite0,mobilenet_v2")]
+    pub judges: String,
+    /// Cache folder with the fetched weights and photos (see `repalign fetch --dir`).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+    /// Optimiser steps per run.
+    #[arg(long, default_value_t = 200)]
+    pub steps: usize,
+    /// Crops per step.
+    #[arg(long, default_value_t = 2)]
+    pub batch: usize,
+    /// Side of the ground-truth crops (the student sees half).
+    #[arg(long, default_value_t = 96)]
+    pub crop: usize,
+    /// Random crops taken from each training photo.
+    #[arg(long, default_value_t = 6)]
+    pub patches_per_photo: usize,
+    /// Side of the centre crop of each held-out photo that is judged.
+    #[arg(long, default_value_t = 256)]
+    pub eval_size: usize,
+    /// Optimiser (AdamW, or WNGradW with its defaults).
+    #[arg(long, value_enum, default_value_t = OptimizerKind::AdamW)]
+    pub optimizer: OptimizerKind,
+    /// Learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Channels of the student's hidden layers.
+    #[arg(long, default_value_t = 32)]
+    pub width: usize,
+    /// Convolutions in the student.
+    #[arg(long, default_value_t = 4)]
+    pub depth: usize,
+    /// A run of seconds for tests: 3 steps, 64 px crops, one crop per photo, 64 px
+    /// held-out crops (overrides those flags).
+    #[arg(long)]
+    pub quick: bool,
+    /// Where the table and the pictures go.
+    #[arg(long, default_value = "study-out")]
     pub out: PathBuf,
 }
 

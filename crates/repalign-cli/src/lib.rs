@@ -31,6 +31,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Layers(args) => layers::run(&args, &device()?),
         Command::Fetch(args) => fetch::run(&args),
         Command::Train(args) => train::run(&args, &device()?),
+        Command::Study(args) => train::study::run(&args, &device()?),
         Command::Devices => backend::list(),
     }
 }

@@ -4,7 +4,7 @@
 //! `.ci/run` fetches the weights and runs them with `--include-ignored`. Run locally:
 //!
 //! ```text
-//! cargo run -p repalign-cli -- fetch vgg16 vgg19_caffe alexnet mobilenet_v2 efficientnet_lite0 photos
+//! cargo run -p repalign-cli -- fetch vgg16 vgg19_caffe alexnet mobilenet_v2 efficientnet_lite0 lpips dists photos
 //! cargo test -p repalign-cli -- --include-ignored real_weights::
 //! ```
 
@@ -388,4 +388,80 @@ fn half_precision_teachers_stay_within_their_measured_bounds_on_real_weights() {
             }
         }
     }
+}
+
+/// `repalign study --quick`: every method trains, the table has a row per method (and
+/// bicubic) and a column per judge, the judge a method trained on is marked, and each
+/// test photo gets its picture grid.
+#[test]
+#[ignore = "needs fetched weights and photos: `repalign fetch` (see the file's docs)"]
+fn study_quick_trains_every_method_and_writes_the_table_and_grids() {
+    for name in [
+        "vgg16",
+        "alexnet",
+        "lpips_alex",
+        "lpips_vgg",
+        "dists",
+        "efficientnet_lite0",
+        "mobilenet_v2",
+    ] {
+        require(cache().join("weights").join(format!("{name}.safetensors")));
+    }
+    let out = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_repalign"))
+        .args(["study", "--quick", "--cache-dir"])
+        .arg(cache())
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let table = std::fs::read_to_string(out.path().join("results.md")).unwrap();
+    let rows: Vec<&str> = table
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| method"))
+        .collect();
+    let names: Vec<&str> = rows.iter().map(|r| r.split('|').nth(1).unwrap().trim()).collect();
+    assert_eq!(
+        names,
+        [
+            "bicubic",
+            "l1",
+            "l1+repalign (λ 0.1)",
+            "l1+repalign-sample (λ 0.1)",
+            "l1+lpips-vgg (λ 0.1)",
+            "repalign"
+        ],
+        "{table}"
+    );
+    for row in &rows {
+        // method, then five judges and two teachers, each a finite number
+        let cells: Vec<&str> = row.split('|').map(str::trim).filter(|c| !c.is_empty()).collect();
+        assert_eq!(cells.len(), 8, "{row}");
+        for cell in &cells[1..] {
+            let value: f64 = cell.trim_end_matches(" †").parse().unwrap_or(f64::NAN);
+            assert!(value.is_finite(), "{row}");
+        }
+    }
+    assert!(
+        rows[4].contains('†') && rows.iter().filter(|r| r.contains('†')).count() == 1,
+        "{table}"
+    );
+    for photo in ["coffee", "chelsea", "rocket"] {
+        let grid = image::open(out.path().join(format!("{photo}_grid.png"))).unwrap();
+        // bicubic, five methods, ground truth: 7 panels of 64 px and 6 gaps of 4
+        assert_eq!((grid.width(), grid.height()), (7 * 64 + 6 * 4, 64), "{photo}");
+    }
+    // Unknown methods and missing λ are one-line usage errors.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_repalign"))
+        .args(["study", "--quick", "--methods", "l1,l2", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && stderr.contains("unknown method `l2`"),
+        "{stderr}"
+    );
 }

@@ -72,7 +72,7 @@ pub fn evaluate(
 const DETAIL: usize = 160;
 
 /// The central `side`×`side` pixels (or less, for a smaller image).
-fn center(image: &Tensor<4>, side: usize) -> Tensor<4> {
+pub(super) fn center(image: &Tensor<4>, side: usize) -> Tensor<4> {
     let [_, _, height, width] = image.dims();
     let (h, w) = (side.min(height), side.min(width));
     let (top, left) = ((height - h) / 2, (width - w) / 2);
@@ -90,7 +90,7 @@ fn psnr(output: &Tensor<4>, target: &Tensor<4>) -> Result<f64, CliError> {
 }
 
 /// Writes same-height `(1, 3, H, W)` images in [0, 1] next to each other as a PNG.
-fn write_side_by_side(path: &Path, panels: &[Tensor<4>]) -> Result<(), CliError> {
+pub(super) fn write_side_by_side(path: &Path, panels: &[Tensor<4>]) -> Result<(), CliError> {
     const GAP: usize = 4;
     let height = panels.first().map_or(0, |p| p.dims()[2]);
     let widths: Vec<usize> = panels.iter().map(|p| p.dims()[3]).collect();

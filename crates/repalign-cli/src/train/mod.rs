@@ -6,30 +6,18 @@ mod curve;
 mod data;
 mod evaluate;
 mod rng;
+mod run;
 mod student;
+pub mod study;
 
-use std::path::Path;
-use std::time::Instant;
+use burn::tensor::Device;
+use repalign::{LossConfig, TargetCache};
+use run::{Objective, Settings, Term};
 
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
-use burn::tensor::{Device, Tensor};
-use repalign::optim::WnGradWConfig;
-use repalign::{LossConfig, RepAlignLoss, TargetCache};
-use rng::SplitMix64;
-
-use crate::cli::{OptimizerKind, TeacherArgs, TrainArgs};
+use crate::cli::{TeacherArgs, TrainArgs};
 use crate::error::CliError;
 use crate::output;
 use crate::teacher_args::build_loss;
-use data::Patch;
-use student::Student;
-
-/// How one run scores its output against the ground truth.
-struct Objective<'a> {
-    name: String,
-    repalign: Option<&'a RepAlignLoss>,
-    pixel_weight: f64,
-}
 
 pub fn run(args: &TrainArgs, device: &Device) -> Result<(), CliError> {
     check_args(args)?;
@@ -80,29 +68,36 @@ pub fn run(args: &TrainArgs, device: &Device) -> Result<(), CliError> {
     } else {
         format!("RepAlign({})", args.teacher)
     };
+    let new_cache = || -> Result<TargetCache, CliError> {
+        let mut cache = TargetCache::new(args.cache_budget_mib << 20);
+        if let Some(dir) = &args.feature_cache {
+            cache = cache.with_disk_store(dir)?;
+        }
+        Ok(cache)
+    };
+    let mut cache = new_cache()?;
+    let mut perceptual = vec![Term::RepAlign(&teacher, 1.0, &mut cache)];
+    if args.pixel_weight > 0.0 {
+        perceptual.push(Term::Pixel(args.pixel_weight));
+    }
     // The pixel baseline first: it is quick, and its numbers come early.
     let objectives = [
         Objective {
             name: "L1".into(),
-            repalign: None,
-            pixel_weight: 1.0,
+            terms: vec![Term::Pixel(1.0)],
         },
         Objective {
             name: perceptual_name,
-            repalign: Some(&teacher),
-            pixel_weight: args.pixel_weight,
+            terms: perceptual,
         },
     ];
-    let mut cache = TargetCache::new(args.cache_budget_mib << 20);
-    if let Some(dir) = &args.feature_cache {
-        cache = cache.with_disk_store(dir)?;
-    }
+    let settings = settings(args);
     let mut trained = Vec::new();
     let mut curves = Vec::new();
-    for (index, objective) in objectives.iter().enumerate() {
+    for (index, mut objective) in objectives.into_iter().enumerate() {
         let run_dir = args.out.join(format!("run{index}"));
-        let (student, losses) = train(objective, &patches, &mut cache, args, device, &run_dir)?;
-        write_losses(&run_dir.join("losses.csv"), &losses)?;
+        let (student, losses) = run::train(&mut objective, &patches, &settings, device, Some(&run_dir))?;
+        run::write_losses(&run_dir.join("losses.csv"), &losses)?;
         curves.push((objective.name.clone(), losses));
         trained.push((objective.name.clone(), student));
     }
@@ -121,6 +116,21 @@ pub fn run(args: &TrainArgs, device: &Device) -> Result<(), CliError> {
     output::write_file(&args.out.join("results.md"), table.as_bytes())?;
     eprintln!("wrote {}", args.out.display());
     Ok(())
+}
+
+/// The settings every run of `repalign train` shares.
+fn settings(args: &TrainArgs) -> Settings {
+    Settings {
+        width: args.width,
+        depth: args.depth,
+        seed: args.seed,
+        optimizer: args.optimizer,
+        lr: args.lr,
+        steps: args.steps,
+        batch: args.batch,
+        checkpoint_every: args.checkpoint_every,
+        verbose: true,
+    }
 }
 
 fn check_args(args: &TrainArgs) -> Result<(), CliError> {
@@ -159,115 +169,4 @@ fn check_args(args: &TrainArgs) -> Result<(), CliError> {
         ));
     }
     Ok(())
-}
-
-/// One training run; returns the student and the loss of every step.
-fn train(
-    objective: &Objective,
-    patches: &[Patch],
-    cache: &mut TargetCache,
-    args: &TrainArgs,
-    device: &Device,
-    checkpoints: &Path,
-) -> Result<(Student, Vec<f64>), CliError> {
-    let autodiff = device.clone().autodiff();
-    // Every run starts from the same student.
-    autodiff.seed(args.seed);
-    let mut student = Student::new(args.width, args.depth, &autodiff);
-    let mut optimizer = optimizer(args.optimizer)?;
-    let mut order = SplitMix64::new(args.seed ^ 0x5eed);
-    let mut queue: Vec<usize> = Vec::new();
-    let mut losses = Vec::with_capacity(args.steps);
-
-    let bar = crate::progress::bar(
-        Some(args.steps as u64),
-        "{prefix:>24} [{bar:30}] {pos}/{len} {msg} {per_sec}",
-    );
-    bar.set_prefix(objective.name.clone());
-    let start = Instant::now();
-    for step in 1..=args.steps {
-        let batch: Vec<usize> = (0..args.batch)
-            .map(|_| {
-                if queue.is_empty() {
-                    queue = shuffled(patches.len(), &mut order);
-                }
-                queue.pop().unwrap_or(0)
-            })
-            .collect();
-        let low = Tensor::cat(batch.iter().map(|&i| patches[i].low.clone()).collect(), 0).autodiff();
-        let high = Tensor::cat(batch.iter().map(|&i| patches[i].high.clone()).collect(), 0);
-        let output = student.forward(low)?;
-
-        let mut total = None;
-        if let Some(loss) = objective.repalign {
-            let ids: Vec<&str> = batch.iter().map(|&i| patches[i].id.as_str()).collect();
-            let target = cache.target_features(loss, &ids, &high)?;
-            total = Some(loss.loss_against(&output, &target)?.total);
-        }
-        if objective.pixel_weight > 0.0 {
-            let l1 = (output - high.autodiff()).abs().mean() * objective.pixel_weight;
-            total = Some(match total {
-                Some(t) => t + l1,
-                None => l1,
-            });
-        }
-        let Some(total) = total else {
-            return Err(CliError::Usage(
-                "a run needs the RepAlign loss or a pixel weight".into(),
-            ));
-        };
-        let value: f64 = total.clone().into_scalar::<f32>().into();
-        if !value.is_finite() {
-            return Err(CliError::Failed(format!(
-                "{}: the loss became {value} at step {step}; lower --lr",
-                objective.name
-            )));
-        }
-        losses.push(value);
-        let grads = GradientsParams::from_grads(total.backward(), &student);
-        student = optimizer.step(args.lr, student, grads);
-
-        bar.inc(1);
-        bar.set_message(format!("loss {value:.4}"));
-        if step % args.checkpoint_every == 0 || step == args.steps {
-            student.save(&checkpoints.join(format!("student-step{step:05}.safetensors")))?;
-        }
-    }
-    bar.finish_and_clear();
-    eprintln!(
-        "{}: {} steps in {:.0} s ({:.2} it/s), final loss {:.4}",
-        objective.name,
-        args.steps,
-        start.elapsed().as_secs_f64(),
-        args.steps as f64 / start.elapsed().as_secs_f64(),
-        losses.last().copied().unwrap_or(f64::NAN)
-    );
-    Ok((student, losses))
-}
-
-/// A fresh optimiser of the chosen kind; both are burn `ModuleOptimizer`s, so the loop
-/// steps either the same way.
-fn optimizer(kind: OptimizerKind) -> Result<ModuleOptimizer, CliError> {
-    Ok(match kind {
-        OptimizerKind::AdamW => AdamWConfig::new().with_weight_decay(1e-4).init(),
-        OptimizerKind::WnGradW => WnGradWConfig::new().init()?,
-    })
-}
-
-fn write_losses(path: &Path, losses: &[f64]) -> Result<(), CliError> {
-    let mut csv = String::from("step,loss\n");
-    for (step, loss) in losses.iter().enumerate() {
-        csv.push_str(&format!("{},{loss}\n", step + 1));
-    }
-    output::write_file(path, csv.as_bytes())
-}
-
-/// A random permutation of `0..n` (Fisher–Yates).
-fn shuffled(n: usize, rng: &mut SplitMix64) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..n).collect();
-    for i in (1..n).rev() {
-        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
-        order.swap(i, j);
-    }
-    order
 }

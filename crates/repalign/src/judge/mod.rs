@@ -126,6 +126,38 @@ pub struct JudgeTarget {
     parts: Vec<Tensor<4>>,
 }
 
+impl JudgeTarget {
+    /// The targets of several batches as one, in order (e.g. per-image targets kept
+    /// across training steps, gathered into each step's batch).
+    ///
+    /// # Errors
+    /// [`Error::Config`] when there are none, or they come from different judges or
+    /// images of different sizes.
+    pub fn concat(targets: &[&JudgeTarget]) -> Result<JudgeTarget> {
+        let first = targets
+            .first()
+            .ok_or_else(|| Error::Config("no judge targets to concatenate".into()))?;
+        let mut shape = first.shape;
+        for target in &targets[1..] {
+            if target.metric != first.metric || target.shape[1..] != first.shape[1..] {
+                return Err(Error::Config(format!(
+                    "cannot join a {} target of {:?} to a {} target of {:?}",
+                    target.metric, target.shape, first.metric, first.shape
+                )));
+            }
+            shape[0] += target.shape[0];
+        }
+        let parts = (0..first.parts.len())
+            .map(|k| Tensor::cat(targets.iter().map(|t| t.parts[k].clone()).collect(), 0))
+            .collect();
+        Ok(JudgeTarget {
+            metric: first.metric,
+            shape,
+            parts,
+        })
+    }
+}
+
 impl Judge {
     /// SSIM or PSNR, which learn nothing.
     ///
