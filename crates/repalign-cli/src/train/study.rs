@@ -24,6 +24,18 @@ use crate::cli::StudyArgs;
 use crate::error::CliError;
 use crate::output;
 
+/// The photos the students train on: the rest of `repalign fetch photos`, named so
+/// that other fetched photos do not change the study.
+const TRAIN: [&str; 8] = [
+    "brick.png",
+    "camera.png",
+    "grass.png",
+    "gravel.png",
+    "hubble_deep_field.jpg",
+    "motorcycle_left.png",
+    "motorcycle_right.png",
+    "retina.jpg",
+];
 /// The photos the methods are judged on, never trained on.
 const TEST: [&str; 3] = ["coffee.png", "chelsea.png", "rocket.jpg"];
 /// The photo `--sweep` picks λ on: neither trained on nor a test photo.
@@ -330,14 +342,13 @@ pub fn run(args: &StudyArgs, device: &Device) -> Result<(), CliError> {
     let photo_dir = repalign_fetch::photos_dir(&cache_root);
     let test = photos(&photo_dir, &TEST, plan.eval_size, device)?;
     let validation = photos(&photo_dir, &VALIDATION, plan.eval_size, device)?;
-    let (train_files, _) = data::photo_files(&photo_dir)?;
-    let train_files: Vec<PathBuf> = train_files
-        .into_iter()
-        .filter(|f| {
-            let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            !TEST.contains(&name) && !VALIDATION.contains(&name)
-        })
-        .collect();
+    let train_files: Vec<PathBuf> = TRAIN.iter().map(|name| photo_dir.join(name)).collect();
+    if let Some(missing) = train_files.iter().find(|f| !f.exists()) {
+        return Err(CliError::Failed(format!(
+            "{} is missing: run `repalign fetch photos`",
+            missing.display()
+        )));
+    }
 
     let groups = LossConfig::default();
     let sample = LossConfig::default()
