@@ -219,7 +219,7 @@ pub struct StudyArgs {
     pub methods: String,
     /// The weight λ of each perceptual term next to L1, as NAME=VALUE pairs
     /// (comma-separated); the defaults are what `--sweep` picked (see the README).
-    #[arg(long, default_value = "repalign=0.1,repalign-sample=0.1,lpips-vgg=0.1")]
+    #[arg(long, default_value = "repalign=1,repalign-sample=0.1,lpips-vgg=1")]
     pub lambdas: String,
     /// Instead of the study, pick each λ: train every `l1+X` method with λ in
     /// {0.01, 0.1, 1} and keep the one with the lowest LPIPS-alex on the validation

@@ -428,9 +428,9 @@ fn study_quick_trains_every_method_and_writes_the_table_and_grids() {
         [
             "bicubic",
             "l1",
-            "l1+repalign (λ 0.1)",
+            "l1+repalign (λ 1)",
             "l1+repalign-sample (λ 0.1)",
-            "l1+lpips-vgg (λ 0.1)",
+            "l1+lpips-vgg (λ 1)",
             "repalign"
         ],
         "{table}"
