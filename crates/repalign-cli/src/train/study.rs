@@ -12,17 +12,17 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use repalign::judge::{Judge, Metric};
-use repalign::preprocess::{Preprocess, Step};
-use repalign::{LossConfig, Normalization, RepAlignLoss, TargetCache, WeightStore, Weighting, teacher};
+use repalign::{LossConfig, Normalization, RepAlignLoss, TargetCache, Weighting};
 
 use super::data::{self, HeldOut};
 use super::evaluate::{center, write_side_by_side};
 use super::run::{self, Objective, Settings, Term};
 use super::student::{Student, upsample};
 use crate::backend::tensor_values;
-use crate::cli::StudyArgs;
+use crate::cli::{StudyArgs, TeacherArgs};
 use crate::error::CliError;
 use crate::output;
+use crate::teacher_args::build_loss;
 
 /// The photos the students train on: the rest of `repalign fetch photos`, named so
 /// that other fetched photos do not change the study.
@@ -218,7 +218,8 @@ struct Losses {
     lpips_vgg: Judge,
 }
 
-/// A RepAlign loss on `name`'s fetched weights, `preprocess` or the preset.
+/// A RepAlign loss on `name`'s fetched weights: at the crops' own size (training) or
+/// at the teacher's preset (judging), as `repalign train` builds them.
 fn repalign_loss(
     args: &StudyArgs,
     name: &str,
@@ -226,21 +227,26 @@ fn repalign_loss(
     at_own_size: bool,
     device: &Device,
 ) -> Result<RepAlignLoss, CliError> {
-    let cache = repalign_fetch::cache_dir(args.cache_dir.as_deref())?;
-    let path = repalign_fetch::weights_path(&cache, name);
-    if !path.exists() {
-        return Err(CliError::Usage(format!(
-            "no weights for `{name}` in {}: run `repalign fetch {name}`",
-            cache.display()
+    let teacher = TeacherArgs {
+        teacher: Some(name.to_owned()),
+        weights: None,
+        cache_dir: args.cache_dir.clone(),
+        size: None,
+        no_resize: at_own_size,
+    };
+    build_loss(&teacher, config, device)
+}
+
+/// The photos `names` of `dir`, each of which must be there.
+fn photo_paths(dir: &std::path::Path, names: &[&str]) -> Result<Vec<PathBuf>, CliError> {
+    let files: Vec<PathBuf> = names.iter().map(|name| dir.join(name)).collect();
+    if let Some(missing) = files.iter().find(|f| !f.exists()) {
+        return Err(CliError::Failed(format!(
+            "{} is missing: run `repalign fetch photos`",
+            missing.display()
         )));
     }
-    let teacher = teacher::load(name, WeightStore::from_file(path)?, device)?;
-    let preprocess = if at_own_size {
-        Preprocess::identity().then(Step::Normalize(teacher.normalize()))
-    } else {
-        teacher.preprocess()
-    };
-    Ok(RepAlignLoss::new(teacher, config).with_preprocess(preprocess))
+    Ok(files)
 }
 
 /// The objective of `method`; RepAlign targets go through `cache`.
@@ -313,14 +319,7 @@ fn photos(
     size: usize,
     device: &Device,
 ) -> Result<Vec<HeldOut>, CliError> {
-    let files: Vec<PathBuf> = names.iter().map(|name| dir.join(name)).collect();
-    if let Some(missing) = files.iter().find(|f| !f.exists()) {
-        return Err(CliError::Failed(format!(
-            "{} is missing: run `repalign fetch photos`",
-            missing.display()
-        )));
-    }
-    data::held_out(&files, device)?
+    data::held_out(&photo_paths(dir, names)?, device)?
         .into_iter()
         .map(|photo| {
             let high = center(&photo.high, size);
@@ -342,13 +341,7 @@ pub fn run(args: &StudyArgs, device: &Device) -> Result<(), CliError> {
     let photo_dir = repalign_fetch::photos_dir(&cache_root);
     let test = photos(&photo_dir, &TEST, plan.eval_size, device)?;
     let validation = photos(&photo_dir, &VALIDATION, plan.eval_size, device)?;
-    let train_files: Vec<PathBuf> = TRAIN.iter().map(|name| photo_dir.join(name)).collect();
-    if let Some(missing) = train_files.iter().find(|f| !f.exists()) {
-        return Err(CliError::Failed(format!(
-            "{} is missing: run `repalign fetch photos`",
-            missing.display()
-        )));
-    }
+    let train_files = photo_paths(&photo_dir, &TRAIN)?;
 
     let groups = LossConfig::default();
     let sample = LossConfig::default()
