@@ -5,6 +5,7 @@
 mod common;
 
 mod cache;
+mod devices;
 mod goldens;
 mod invariants;
 mod judges;

@@ -126,6 +126,11 @@ pub fn device() -> Device {
     test_backend().1.clone()
 }
 
+/// Whether the test device is Flex, the default.
+pub fn device_is_flex() -> bool {
+    test_backend().0 == Backend::Flex
+}
+
 /// Whether the test device is a CPU one (flex, tch): those compute the same ops to the
 /// same bits every time and check every input; a GPU's reductions may add in another
 /// order from one call to the next, and a step there reads nothing back.
