@@ -5,7 +5,7 @@
 //! ```text
 //! cargo run --release -p repalign --example bench_step -- \
 //!     --teacher vgg16 --weights W.safetensors --batch 4 --steps 5 [--cache] [--size 224] \
-//!     [--device flex|libtorch]
+//!     [--device flex|wgpu|cuda|libtorch]
 //! ```
 
 use std::time::Instant;
@@ -17,7 +17,7 @@ mod malloc;
 
 use burn::tensor::{Device, Tensor};
 use repalign::preprocess::{Preprocess, Step};
-use repalign::{LossConfig, RepAlignLoss, TargetCache, WeightStore, teacher, testing};
+use repalign::{Backend, LossConfig, RepAlignLoss, TargetCache, WeightStore, teacher, testing};
 
 struct Args {
     teacher: String,
@@ -66,23 +66,21 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-/// `flex` (the default CPU backend) or, built with `--features tch`, `libtorch` (CPU).
-fn device(name: &str) -> Result<Device, String> {
-    match name {
-        "flex" => Ok(Device::flex()),
-        #[cfg(feature = "tch")]
-        #[allow(deprecated)] // burn 0.22 deprecates its LibTorch backend; measured all the same
-        "libtorch" => Ok(Device::libtorch()),
-        _ => Err(format!(
-            "unknown or not built device `{name}` (flex; libtorch with --features tch)"
-        )),
-    }
+/// A backend of this build by name (`repalign::Backend`: flex, wgpu, cuda, tch);
+/// `libtorch` is `tch`'s name in `scripts/bench/bench.py`.
+/// Returns the device and what it is (e.g. the GPU's name), for the report.
+fn device(name: &str) -> Result<(Device, String), String> {
+    let name = if name == "libtorch" { "tch" } else { name };
+    let open = |backend: Backend| Ok((backend.device()?, backend.describe()?));
+    Backend::parse(name)
+        .and_then(open)
+        .map_err(|e: repalign::Error| e.to_string())
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     malloc::tune_for_tensors();
     let args = parse_args()?;
-    let device = device(&args.device)?;
+    let (device, description) = device(&args.device)?;
     let teacher = teacher::load(&args.teacher, WeightStore::from_file(&args.weights)?, &device)?;
     // Images arrive at the teacher's size: normalisation only, on both sides.
     let preprocess = Preprocess::identity().then(Step::Normalize(teacher.normalize()));
@@ -134,11 +132,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         format!("[{}]", values.join(", "))
     };
     println!(
-        "{{\"times\": {}, \"phases\": {{\"target\": {}, \"forward_loss\": {}, \"backward\": {}}}, \"loss\": {value}}}",
+        "{{\"times\": {}, \"phases\": {{\"target\": {}, \"forward_loss\": {}, \"backward\": {}}}, \"loss\": {value}, \"device\": {}}}",
         column(0),
         column(1),
         column(2),
-        column(3)
+        column(3),
+        serde_json::to_string(&description)?
     );
     Ok(())
 }
