@@ -13,13 +13,8 @@
 # (`repalign fetch vgg16`; REPALIGN_CACHE or ~/.cache/repalign).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python=.venv/bin/python
-[ -x "$python" ] || scripts/reference/setup.sh
-if [ -n "${REPALIGN_CACHE:-}" ]; then cache=$REPALIGN_CACHE
-elif [ -n "${XDG_CACHE_HOME:-}" ]; then cache=$XDG_CACHE_HOME/repalign
-else cache=$HOME/.cache/repalign; fi
-vgg16=$cache/weights/vgg16.safetensors
-[ -f "$vgg16" ] || { echo "no $vgg16: run \`repalign fetch vgg16\`" >&2; exit 1; }
+# shellcheck source=bench/inputs.sh
+source scripts/bench/inputs.sh
 
 mkdir -p target/bench
 libtorch=()
