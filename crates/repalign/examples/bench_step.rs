@@ -66,9 +66,9 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-/// A backend of this build by name (`repalign::Backend`: flex, wgpu, cuda, tch);
-/// `libtorch` is `tch`'s name in `scripts/bench/bench.py`.
-/// Returns the device and what it is (e.g. the GPU's name), for the report.
+/// A backend of this build by name (`repalign::Backend`: flex, wgpu, cuda, tch;
+/// `libtorch` is `tch`'s name in `scripts/bench/bench.py`): its device and what it is
+/// (e.g. the GPU's name), for the report.
 fn device(name: &str) -> Result<(Device, String), String> {
     let name = if name == "libtorch" { "tch" } else { name };
     let open = |backend: Backend| Ok((backend.device()?, backend.describe()?));

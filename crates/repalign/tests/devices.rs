@@ -6,7 +6,7 @@
 use burn::tensor::Device;
 use repalign::Features;
 
-use crate::common::golden::{F32_TAP_NOISE, GoldenCase};
+use crate::common::golden::{F32_TAP_NOISE, GoldenCase, rms};
 use crate::common::*;
 
 /// The deepest fixtures, where f32 differences grow most: an EfficientNet with
@@ -34,13 +34,7 @@ impl Agreement {
         for (tap, reference_tap) in ours.taps().iter().zip(reference.taps()) {
             let values = to_vec(tap.value.clone());
             let reference_values = to_vec(reference_tap.value.clone());
-            let rms = (reference_values
-                .iter()
-                .map(|&v| f64::from(v).powi(2))
-                .sum::<f64>()
-                / reference_values.len() as f64)
-                .sqrt()
-                .max(f64::MIN_POSITIVE);
+            let rms = rms(&reference_values).max(f64::MIN_POSITIVE);
             for (&a, &b) in values.iter().zip(&reference_values) {
                 let noise = f64::from(a - b).abs() / rms;
                 if noise > self.worst {

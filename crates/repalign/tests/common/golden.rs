@@ -16,10 +16,15 @@ use serde_json::Value;
 use super::*;
 
 /// How far two f32 computations of the same network may put a tap's values apart,
-/// element by element, relative to the tap's RMS: `devices::taps_agree_across_devices`
-/// holds every device to it (Flex and wgpu disagree by about 2e-5 on EfficientNet-B5's
-/// deepest taps).
+/// element by element, relative to the tap's [`rms`]: `devices::taps_agree_across_devices`
+/// holds every device to it, with margin over what Flex and wgpu were measured to
+/// disagree by (README, backends).
 pub const F32_TAP_NOISE: f64 = 5e-4;
+
+/// A tap's root mean square, the scale [`F32_TAP_NOISE`] is relative to.
+pub fn rms(values: &[f32]) -> f64 {
+    (values.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / values.len() as f64).sqrt()
+}
 
 /// A fixture, its tensors, and the loss it describes on `device`.
 pub struct GoldenCase {
@@ -91,10 +96,8 @@ pub fn run_case(name: &str) {
     let case = GoldenCase::load(name, &device);
     let (fixture, tensors, loss) = (&case.fixture, &case.tensors, &case.loss);
     let autodiff = device.clone().autodiff();
-    let (shape, values) = &tensors["output"];
-    let output = tensor4(shape, values, &autodiff).require_grad();
-    let (shape, values) = &tensors["target"];
-    let target = tensor4(shape, values, &device);
+    let output = case.image("output", &autodiff).require_grad();
+    let target = case.image("target", &device);
 
     let mask = tensors
         .get("mask")
@@ -223,12 +226,7 @@ fn undecided_sums(case: &GoldenCase, device: &Device) -> Vec<f64> {
             let [batch, channels, len] = out.value.dims();
             let out = to_vec(out.value.clone());
             let tgt = to_vec(tgt.value.clone());
-            let floor = |values: &[f32]| {
-                let mean_square =
-                    values.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / values.len() as f64;
-                F32_TAP_NOISE * mean_square.sqrt()
-            };
-            let (out_floor, tgt_floor) = (floor(&out), floor(&tgt));
+            let (out_floor, tgt_floor) = (F32_TAP_NOISE * rms(&out), F32_TAP_NOISE * rms(&tgt));
             let norm = |values: &[f32], row: usize, start: usize| {
                 let end = (start + size).min(len);
                 values[row * len + start..row * len + end]
