@@ -8,7 +8,7 @@
 //! Learner's summary (loss per split) and the cache's counts (the second epoch is all hits).
 //!
 //! ```text
-//! cargo run --locked --manifest-path examples/burn-learner/Cargo.toml
+//! cargo run -p repalign --example burn_learner
 //! ```
 
 use std::fmt;
