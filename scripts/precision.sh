@@ -3,7 +3,7 @@
 # (the README's stereo pair): the loss value, and the input gradient (cosine and
 # relative L2 against f32's) for bf16; f16 gives values only. Needs `repalign fetch`
 # of the teachers and photos. Usage: scripts/precision.sh [TEACHER...]
-# Prints a Markdown table (the README's).
+# Prints a Markdown table (docs/guide/backends.md's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 teachers=("$@")

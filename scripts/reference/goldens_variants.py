@@ -18,7 +18,8 @@ from reference import loss_case, randomize
 PATCH = 14
 
 CASES = [
-    # name, family, architecture, image shape, resize, group, weighting, normalization, masked
+    # name, family, architecture, image shape, resize (S, or (H, W) for Resize((H, W))), group,
+    # weighting, normalization, masked
     ("vgg11_plain_sample_none", "vgg", "vgg11", (2, 3, 40, 48), None, 2, "none", "sample", False),
     ("vgg16_resize_sample_linear", "vgg", "vgg16", (1, 3, 50, 40), 34, 2, "linear", "sample", False),
     ("vgg11_plain_g2_masked", "vgg", "vgg11", (2, 3, 33, 35), None, 2, "none", "groups", True),
@@ -32,6 +33,10 @@ CASES = [
     ("dinov2_hf_reg_resize_sample_masked_linear", "hf", (128, 2, 4), (2, 3, 50, 60), 224, 2, "linear", "sample", True),
     ("dinov2_hf_168x252_sample_none", "hf", (128, 2, 0), (1, 3, 168, 252), None, 2, "none", "sample", False),
     ("dinov2_hf_126x98_g3_masked_exp", "hf", (128, 2, 0), (1, 3, 126, 98), None, 3, "exp", "groups", True),
+    # The original's current pipeline: Resize((H, W)), bilinear, no crop (`--resize HxW`).
+    ("vgg16_resize_hw_sample_linear", "vgg", "vgg16", (1, 3, 50, 40), (48, 64), 2, "linear", "sample", False),
+    ("dinov2_hf_resize_hw_sample_masked_linear", "hf", (128, 2, 0), (1, 3, 60, 50), (56, 84), 2, "linear", "sample",
+     True),
 ]
 
 

@@ -178,14 +178,20 @@ class ReferenceRepAlignLoss(nn.Module):
         return total / elements, parts
 
 
-def tap_mask(mask, tap, tokens=None):
+def tap_mask(mask, tap, tokens=None, kind="Conv2d"):
     """What a tap of shape `tap` sees of a mask `(B, 1, H, W)` at the teacher's input
     size, broadcastable to the tap's `(B, C, L)` view: a conv tap the mask
-    average-pooled to its `h`x`w`; with `tokens = (prefix, patch)`, a token tap of
+    average-pooled to its `h`x`w`; a Linear's channels-last tap `(B, h, w, C)`
+    (ConvNeXt) the same at each of its positions' C values; with `tokens = (prefix,
+    patch)`, a token tap of
     `prefix + (H/patch)(W/patch)` tokens the mean of the whole mask for the prefix and
     the mean over each patch for the patches; anything else the mean of the mask."""
     b = mask.size(0)
     whole = mask.mean(dim=(1, 2, 3)).view(b, 1, 1)
+    if len(tap) == 4 and kind == "Linear":
+        h, w, c = tap[1:]
+        pooled = F.adaptive_avg_pool2d(mask, (h, w)).view(b, h, w, 1)
+        return pooled.expand(b, h, w, c).reshape(b, h, w * c)
     if len(tap) == 4:
         return F.adaptive_avg_pool2d(mask, tap[2:]).view(b, 1, -1)
     if len(tap) == 3 and tokens is not None:
@@ -208,10 +214,13 @@ IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 def preprocess(resize, normalize=IMAGENET):
     """The teacher preset (`Resize(S, bicubic, antialias)`, `CenterCrop(S)`,
-    `Normalize`), or normalisation alone when `resize` is None."""
+    `Normalize`), or normalisation alone when `resize` is None. A pair `(H, W)` is the
+    original's current preprocessing instead: `Resize((H, W))` (bilinear, antialias, no
+    crop), then `Normalize`."""
     mean, std = normalize
     norm = T.Normalize(mean=mean, std=std)
-    description = {"resize": resize, "mean": [f32(m) for m in mean], "std": [f32(s) for s in std]}
+    size = {"resize_hw": list(resize)} if isinstance(resize, tuple) else {"resize": resize}
+    description = {**size, "mean": [f32(m) for m in mean], "std": [f32(s) for s in std]}
     if resize is None:
         return norm, description
     return T.Compose([geometry(resize), norm]), description
@@ -221,6 +230,8 @@ def geometry(resize):
     """The preset's resize and crop without its normalisation: what a mask goes through."""
     if resize is None:
         return lambda x: x
+    if isinstance(resize, tuple):
+        return T.Resize(resize, interpolation=T.InterpolationMode.BILINEAR, antialias=True)
     return T.Compose([
         T.Resize(resize, interpolation=T.InterpolationMode.BICUBIC, antialias=True),
         T.CenterCrop(resize),
@@ -239,7 +250,7 @@ def evaluate(model, transform, group, weighting, output, target, normalization="
     masks = None
     if mask is not None:
         mask, tokens = mask
-        masks = [tap_mask(mask, list(x.shape), tokens) for x in xs]
+        masks = [tap_mask(mask, list(x.shape), tokens, kind) for x, (_, kind) in zip(xs, names)]
     loss, parts = loss_fn(xs, ys, masks)
     loss.backward()
     return loss.item(), names, [list(x.shape) for x in xs], parts, output.grad

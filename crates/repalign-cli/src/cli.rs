@@ -76,12 +76,38 @@ pub struct TeacherArgs {
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
     /// Preprocessing size: Resize(S, bicubic, antialias) then CenterCrop(S)
-    /// [default: the teacher's preset, 224].
+    /// [default: the teacher's preset: 224 for most, up to 600 for EfficientNet-B7].
     #[arg(long, conflicts_with = "no_resize")]
     pub size: Option<usize>,
     /// Feed images at their own size (normalisation only).
     #[arg(long)]
     pub no_resize: bool,
+    /// The original's current preprocessing instead of the preset: torchvision
+    /// `Resize((H, W))` (bilinear, antialias, aspect not kept, no crop), then the
+    /// teacher's normalisation.
+    #[arg(long, value_name = "HxW", value_parser = parse_height_width, conflicts_with_all = ["size", "no_resize"])]
+    pub resize: Option<(usize, usize)>,
+    /// Layer kinds to tap, comma-separated: conv2d, linear, relu, gelu, silu, norm
+    /// [default: conv2d,linear, the layers the original's hooks record].
+    #[arg(long, value_delimiter = ',')]
+    pub kinds: Vec<String>,
+    /// Keep only the taps whose module path matches one of these patterns,
+    /// comma-separated; `*` matches any run of characters (`features.*`, `*.mlp.*`).
+    #[arg(long, value_delimiter = ',')]
+    pub taps: Vec<String>,
+}
+
+/// `HxW` (e.g. `224x224`), both at least 1.
+fn parse_height_width(text: &str) -> Result<(usize, usize), String> {
+    let parsed = text
+        .split_once(['x', 'X'])
+        .and_then(|(h, w)| Some((h.trim().parse::<usize>().ok()?, w.trim().parse::<usize>().ok()?)));
+    match parsed {
+        Some((height, width)) if height > 0 && width > 0 => Ok((height, width)),
+        _ => Err(format!(
+            "expected HEIGHTxWIDTH with both at least 1, e.g. 224x224, not `{text}`"
+        )),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -105,7 +131,7 @@ pub struct CompareArgs {
     #[arg(long, value_enum, default_value_t = NormalizationKind::Groups)]
     pub normalization: NormalizationKind,
     /// The precision the teacher computes in (the loss stays f32); f16 and bf16 need a
-    /// device with that arithmetic. See the README for how far each is from f32.
+    /// device with that arithmetic. docs/guide/backends.md says how far each is from f32.
     #[arg(long, value_enum, default_value_t = PrecisionKind::F32)]
     pub precision: PrecisionKind,
     /// Features are L2-normalised in groups of this many neighbours.
@@ -175,6 +201,13 @@ pub struct TrainArgs {
     /// Weight of a pixel L1 term added to the RepAlign run (0: RepAlign alone).
     #[arg(long, default_value_t = 0.0)]
     pub pixel_weight: f64,
+    /// Layer kinds the training teacher taps, as `compare --kinds` (the judges keep
+    /// Conv2d and Linear).
+    #[arg(long, value_delimiter = ',')]
+    pub kinds: Vec<String>,
+    /// Module-path patterns the training teacher's taps must match, as `compare --taps`.
+    #[arg(long, value_delimiter = ',')]
+    pub taps: Vec<String>,
     /// Layer weighting of the RepAlign loss: none, exp or linear.
     #[arg(long, default_value = "none")]
     pub weighting: String,
@@ -182,7 +215,7 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value_t = NormalizationKind::Groups)]
     pub normalization: NormalizationKind,
     /// The precision the teacher computes in (the loss stays f32); f16 and bf16 need a
-    /// device with that arithmetic. See the README for how far each is from f32.
+    /// device with that arithmetic. docs/guide/backends.md says how far each is from f32.
     #[arg(long, value_enum, default_value_t = PrecisionKind::F32)]
     pub precision: PrecisionKind,
     /// Channels of the student's hidden layers.
@@ -218,7 +251,7 @@ pub struct StudyArgs {
     )]
     pub methods: String,
     /// The weight λ of each perceptual term next to L1, as NAME=VALUE pairs
-    /// (comma-separated); the defaults are what `--sweep` picked (see the README).
+    /// (comma-separated); the defaults are what `--sweep` picked (docs/guide/training.md).
     #[arg(long, default_value = "repalign=1,repalign-sample=0.1,lpips-vgg=1")]
     pub lambdas: String,
     /// Instead of the study, pick each λ: train every `l1+X` method with λ in

@@ -103,10 +103,12 @@ pub fn run(args: &CompareArgs, device: &Device) -> Result<(), CliError> {
         }
         None => {
             let output_features = loss.features(&output)?;
+            let report = loss.loss(&output_features, &target_features)?;
             if let Some(path) = &args.heatmap {
-                heatmap::write(path, &loss, &output, &output_features, &target_features)?;
+                let value = report.value()?;
+                heatmap::write(path, &loss, &output, &output_features, &target_features, value)?;
             }
-            loss.loss(&output_features, &target_features)?
+            report
         }
     };
     let value = report.value()?;

@@ -2,8 +2,9 @@
 //! name in DIR_B, one line each (TSV `name<TAB>value`, or JSON lines), by the RepAlign
 //! loss or a judge. A file that is unpaired, unreadable or of a size the network cannot
 //! take is reported on stderr and skipped; the exit code says whether every pair was
-//! compared. Consecutive pairs of the same image size go through the network together
-//! (`--batch`).
+//! compared; a last line on stderr sums the run up (pairs, mean, median, worst pair),
+//! under a progress bar on a terminal. Consecutive pairs of the same image size go
+//! through the network together (`--batch`).
 
 use std::io::Write;
 use std::path::Path;
@@ -26,6 +27,14 @@ pub enum Measure<'a> {
 }
 
 impl Measure<'_> {
+    /// Whether a smaller value means a closer pair (the loss, LPIPS, DISTS; not SSIM, PSNR).
+    fn lower_is_better(&self) -> bool {
+        match self {
+            Measure::RepAlign(_) => true,
+            Measure::Judge(judge) => judge.metric().lower_is_better(),
+        }
+    }
+
     fn check_sizes(&self, output: &[usize; 4], target: &[usize; 4]) -> Result<(), CliError> {
         match self {
             Measure::RepAlign(loss) => check_sizes(loss, output, target),
@@ -77,7 +86,7 @@ pub fn run(args: &CompareArgs, measure: &Measure, device: &Device) -> Result<(),
     let mut out = Output {
         stdout: std::io::stdout().lock(),
         bar: &bar,
-        compared: 0,
+        values: Vec::with_capacity(pairs.len()),
         failures,
     };
     let mut batch: Vec<Pair> = Vec::with_capacity(usize::from(args.batch));
@@ -101,13 +110,38 @@ pub fn run(args: &CompareArgs, measure: &Measure, device: &Device) -> Result<(),
     }
     compare_batch(args, measure, batch, &mut out)?;
     bar.finish_and_clear();
+    eprintln!("repalign: {}", summary(&out.values, measure.lower_is_better()));
     if out.failures > 0 {
         return Err(CliError::SomeFailed(format!(
             "{} pairs compared, {} files skipped (see above)",
-            out.compared, out.failures
+            out.values.len(),
+            out.failures
         )));
     }
     Ok(())
+}
+
+/// The line after the pairs: how many, their mean and median, and the worst pair (the
+/// largest value where smaller is closer, else the smallest).
+fn summary(values: &[(String, f64)], lower_is_better: bool) -> String {
+    let mut sorted: Vec<&(String, f64)> = values.iter().collect();
+    sorted.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let (Some(first), Some(last)) = (sorted.first(), sorted.last()) else {
+        return "no pair compared".into();
+    };
+    let middle = sorted.len() / 2;
+    let median = if sorted.len() % 2 == 1 {
+        sorted[middle].1
+    } else {
+        (sorted[middle - 1].1 + sorted[middle].1) / 2.0
+    };
+    let mean = values.iter().map(|(_, v)| v).sum::<f64>() / values.len() as f64;
+    let (name, worst) = if lower_is_better { last } else { first };
+    let pairs = if values.len() == 1 { "pair" } else { "pairs" };
+    format!(
+        "{} {pairs}: mean {mean}, median {median}, worst {name} ({worst})",
+        values.len()
+    )
 }
 
 /// One pair, decoded and checked.
@@ -121,17 +155,18 @@ struct Pair {
 struct Output<'a, W: Write> {
     stdout: W,
     bar: &'a ProgressBar,
-    compared: usize,
+    /// Each compared pair's name and value.
+    values: Vec<(String, f64)>,
     failures: usize,
 }
 
 impl<W: Write> Output<'_, W> {
-    fn line(&mut self, line: &str) -> Result<(), CliError> {
+    fn line(&mut self, name: &str, value: f64, line: &str) -> Result<(), CliError> {
         let stdout = &mut self.stdout;
         self.bar
             .suspend(|| writeln!(stdout, "{line}"))
             .map_err(CliError::stdout)?;
-        self.compared += 1;
+        self.values.push((name.to_owned(), value));
         self.bar.inc(1);
         Ok(())
     }
@@ -191,16 +226,12 @@ fn compare_batch<W: Write>(
             .loss(output, target)
             .map_err(CliError::from)
             .and_then(|report| {
-                report_line(
-                    args.json,
-                    Some(&pair.name),
-                    loss.teacher().name(),
-                    report.value()?,
-                    &report,
-                )
+                let value = report.value()?;
+                let line = report_line(args.json, Some(&pair.name), loss.teacher().name(), value, &report)?;
+                Ok((value, line))
             });
         match line {
-            Ok(line) => out.line(&line)?,
+            Ok((value, line)) => out.line(&pair.name, value, &line)?,
             Err(error) => out.skip(&pair.name, &error),
         }
     }
@@ -221,7 +252,7 @@ fn judge_batch<W: Write>(
         Ok(values) => {
             for (pair, value) in batch.iter().zip(values) {
                 match judge::line(args.json, Some(&pair.name), judge.metric(), value) {
-                    Ok(line) => out.line(&line)?,
+                    Ok(line) => out.line(&pair.name, f64::from(value), &line)?,
                     Err(error) => out.skip(&pair.name, &error),
                 }
             }
@@ -233,4 +264,34 @@ fn judge_batch<W: Write>(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::summary;
+
+    fn pairs(values: &[f64]) -> Vec<(String, f64)> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (format!("p{i}.png"), v))
+            .collect()
+    }
+
+    #[test]
+    fn the_summary_gives_the_median_and_the_worst_pair_by_the_measures_direction() {
+        assert_eq!(
+            summary(&pairs(&[0.5, 0.25, 2.0]), true),
+            "3 pairs: mean 0.9166666666666666, median 0.5, worst p2.png (2)"
+        );
+        assert_eq!(
+            summary(&pairs(&[30.0, 20.0, 40.0, 10.0]), false),
+            "4 pairs: mean 25, median 25, worst p3.png (10)"
+        );
+        assert_eq!(
+            summary(&pairs(&[1.0]), true),
+            "1 pair: mean 1, median 1, worst p0.png (1)"
+        );
+        assert_eq!(summary(&[], true), "no pair compared");
+    }
 }

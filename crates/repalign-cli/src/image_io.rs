@@ -49,8 +49,11 @@ pub fn load_mask(path: &Path, max_pixels: u64, device: &Device) -> Result<Tensor
     let bytes = std::fs::read(path).map_err(|e| image_error(path, e))?;
     let grey = decode_image(&bytes, path, max_pixels)?.to_luma32f();
     let (width, height) = (grey.width() as usize, grey.height() as usize);
+    // The luma weights add up to one ulp over 1 in f32: a white RGB pixel comes out as
+    // 1.0000001, which the mask check would refuse.
+    let values: Vec<f32> = grey.into_raw().into_iter().map(|v| v.clamp(0.0, 1.0)).collect();
     Ok(Tensor::from_data(
-        TensorData::new(grey.into_raw(), [1, 1, height, width]),
+        TensorData::new(values, [1, 1, height, width]),
         device,
     ))
 }

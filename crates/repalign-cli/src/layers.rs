@@ -12,7 +12,9 @@ use crate::teacher_args::build_loss;
 pub fn run(args: &LayersArgs, device: &Device) -> Result<(), CliError> {
     let loss = build_loss(&args.teacher, LossConfig::default(), device)?;
     let size = args.teacher.size.unwrap_or_else(|| loss.teacher().input_size());
-    let infos = loss.tap_infos(size, size, device)?;
+    // With --resize every image reaches the teacher at that size.
+    let (height, width) = args.teacher.resize.unwrap_or((size, size));
+    let infos = loss.tap_infos(height, width, device)?;
     let mut stdout = std::io::stdout().lock();
     for (index, info) in infos.iter().enumerate() {
         let shape: Vec<String> = info.shape.iter().map(ToString::to_string).collect();

@@ -15,6 +15,7 @@ mod judge;
 mod layers;
 mod npy;
 mod output;
+mod picture;
 mod plot;
 mod progress;
 mod teacher_args;

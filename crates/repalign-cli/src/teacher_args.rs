@@ -1,8 +1,9 @@
-//! From `--teacher/--weights/--size/--no-resize` to a ready [`RepAlignLoss`].
+//! From `--teacher/--weights/--size/--no-resize/--resize/--kinds/--taps` to a ready
+//! [`RepAlignLoss`].
 
 use burn::tensor::Device;
 use repalign::preprocess::{Preprocess, Step};
-use repalign::{LossConfig, RepAlignLoss, WeightStore, teacher};
+use repalign::{LayerKind, LossConfig, RepAlignLoss, TapSelector, WeightStore, teacher};
 
 use crate::cli::TeacherArgs;
 use crate::error::CliError;
@@ -16,13 +17,58 @@ pub fn build_loss(args: &TeacherArgs, config: LossConfig, device: &Device) -> Re
     let name = teacher_name(args)?;
     let weights = WeightStore::from_file(weights_file(args)?)?;
     let teacher = teacher::load(name, weights, device)?;
-    let preprocess = if args.no_resize {
-        Preprocess::identity().then(Step::Normalize(teacher.normalize()))
-    } else {
-        let size = args.size.unwrap_or_else(|| teacher.input_size());
-        Preprocess::resize_crop_normalize(size, teacher.normalize())
+    let preprocess = match (args.no_resize, args.size, args.resize) {
+        (true, _, _) => Preprocess::identity().then(Step::Normalize(teacher.normalize())),
+        (false, Some(size), _) => Preprocess::resize_crop_normalize(size, teacher.normalize()),
+        (false, None, Some((height, width))) => {
+            Preprocess::resize_exact_normalize(height, width, teacher.normalize())
+        }
+        // The teacher's own preset (ConvNeXt's resizes to more than it crops, bilinearly).
+        (false, None, None) => teacher.preprocess(),
     };
-    Ok(RepAlignLoss::new(teacher, config).with_preprocess(preprocess))
+    let selector = selector(args)?;
+    Ok(RepAlignLoss::new(teacher, config)
+        .with_preprocess(preprocess)
+        .with_selector(selector))
+}
+
+/// `--kinds` and `--taps`: the layers tapped (default: Conv2d and Linear, every name).
+fn selector(args: &TeacherArgs) -> Result<TapSelector, CliError> {
+    let mut selector = TapSelector::default();
+    let kinds: Vec<&str> = args
+        .kinds
+        .iter()
+        .map(|k| k.trim())
+        .filter(|k| !k.is_empty())
+        .collect();
+    if !kinds.is_empty() {
+        let parsed = kinds
+            .iter()
+            .map(|name| {
+                LayerKind::parse(name).ok_or_else(|| {
+                    let known: Vec<String> = LayerKind::ALL
+                        .iter()
+                        .map(|k| k.as_str().to_ascii_lowercase())
+                        .collect();
+                    CliError::Usage(format!(
+                        "--kinds: unknown layer kind `{name}` (known: {})",
+                        known.join(", ")
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        selector = selector.with_kinds(parsed);
+    }
+    let patterns: Vec<&str> = args
+        .taps
+        .iter()
+        .map(|p| p.trim())
+        .filter(|p| !p.is_empty())
+        .collect();
+    if !patterns.is_empty() {
+        selector = selector.with_name_patterns(patterns);
+    }
+    Ok(selector)
 }
 
 /// `--teacher`, which every command but `compare --metric JUDGE` needs.

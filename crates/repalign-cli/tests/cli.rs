@@ -31,9 +31,27 @@ impl Workspace {
         self.dir.path().join(name)
     }
 
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_repalign"))
+    /// The binary on Flex: a build with a GPU backend would otherwise probe the
+    /// machine's drivers at every start, and some print to stderr (Mesa without
+    /// `XDG_RUNTIME_DIR`), which the one-line-error checks would read as ours.
+    fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_repalign"));
+        command
             .current_dir(self.dir.path())
+            .env("REPALIGN_DEVICE", "flex");
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().unwrap()
+    }
+
+    /// The binary choosing its device itself, with a runtime folder for the drivers it
+    /// probes.
+    fn run_on_default_device(&self, args: &[&str]) -> Output {
+        self.command()
+            .env_remove("REPALIGN_DEVICE")
+            .env("XDG_RUNTIME_DIR", self.dir.path())
             .args(args)
             .output()
             .unwrap()
@@ -238,6 +256,108 @@ fn layers_lists_taps() {
 }
 
 #[test]
+fn resize_feeds_the_teacher_that_size_without_a_crop() {
+    let ws = Workspace::new();
+    let args = [&["layers"][..], &TEACHER, &["--resize", "40x56"]].concat();
+    let text = stdout(&ws.run(&args));
+    assert!(
+        text.starts_with("0\tfeatures.0\tConv2d\t(1, 64, 40, 56)\n"),
+        "{text}"
+    );
+
+    // The original's current pipeline end to end; the 48x40 images are stretched to
+    // 40x56, so the number differs from the preset's.
+    let run = |extra: &[&str]| {
+        let args = [
+            &["compare", "output.png", "target.png"][..],
+            &TEACHER,
+            &["--normalization", "sample", "--weighting", "linear"],
+            extra,
+        ]
+        .concat();
+        stdout(&ws.run(&args)).trim().parse::<f64>().unwrap()
+    };
+    let (resized, preset) = (run(&["--resize", "40x56"]), run(&[]));
+    assert!(
+        resized > 0.0 && resized.is_finite() && resized != preset,
+        "{resized} {preset}"
+    );
+
+    for bad in ["40", "0x56", "40x-1"] {
+        let output = ws.run(&[&["layers"][..], &TEACHER, &["--resize", bad]].concat());
+        assert_eq!(output.status.code(), Some(2), "{bad}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("expected HEIGHTxWIDTH"),
+            "{bad}"
+        );
+    }
+    let both = ws.run(&[&["layers"][..], &TEACHER, &["--resize", "40x56", "--size", "32"]].concat());
+    assert!(String::from_utf8_lossy(&both.stderr).contains("cannot be used with"));
+}
+
+#[test]
+fn kinds_and_taps_choose_the_layers() {
+    let ws = Workspace::new();
+    let args = [
+        &["layers"][..],
+        &TEACHER,
+        &[
+            "--size",
+            "64",
+            "--kinds",
+            "relu,conv2d",
+            "--taps",
+            "features.1,features.3*",
+        ],
+    ]
+    .concat();
+    let text = stdout(&ws.run(&args));
+    let names: Vec<&str> = text
+        .lines()
+        .map(|line| line.split('\t').nth(1).unwrap())
+        .collect();
+    // VGG11: conv 0, ReLU 1, pool 2, conv 3, ReLU 4, ...: `features.3*` is conv 3 alone.
+    assert_eq!(names, ["features.1", "features.3", "2 taps"], "{text}");
+    assert!(
+        text.contains("features.1\tReLU") && text.contains("features.3\tConv2d"),
+        "{text}"
+    );
+
+    // The loss takes the same selection.
+    let args = [
+        &["compare", "output.png", "target.png", "--json"][..],
+        &TEACHER,
+        &["--size", "32", "--kinds", "ReLU"],
+    ]
+    .concat();
+    let json: serde_json::Value = serde_json::from_str(&stdout(&ws.run(&args))).unwrap();
+    let layers = json["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 8, "VGG11 has 8 ReLUs in features");
+    assert!(layers.iter().all(|layer| layer["kind"] == "ReLU"), "{json}");
+
+    for (flags, expected) in [
+        (
+            &["--kinds", "conv3d"][..],
+            "--kinds: unknown layer kind `conv3d` (known: conv2d, linear, relu, gelu, silu, norm)",
+        ),
+        (
+            &["--taps", "classifier.*"][..],
+            "no layer of vgg11 matches the tap selection (kinds Conv2d, Linear; names classifier.*)",
+        ),
+    ] {
+        let args = [
+            &["compare", "output.png", "target.png"][..],
+            &TEACHER,
+            &["--size", "32"],
+            flags,
+        ]
+        .concat();
+        let stderr = one_line_error(&ws.run(&args));
+        assert!(stderr.contains(expected), "{flags:?}: {stderr}");
+    }
+}
+
+#[test]
 fn bad_input_ends_in_one_line_naming_the_cause() {
     let ws = Workspace::new();
     std::fs::write(ws.path("garbage.png"), b"not an image").unwrap();
@@ -411,6 +531,14 @@ fn folder_mode_pairs_by_name_and_reports_what_it_skips() {
     assert!(stderr.contains("only_a.png: only in a"), "{stderr}");
     assert!(stderr.contains("broken.png: cannot read image"), "{stderr}");
     assert!(stderr.contains("2 pairs compared, 2 files skipped"), "{stderr}");
+    let worst = lines[0].split('\t').nth(1).unwrap();
+    assert!(
+        stderr.contains(&format!(
+            "repalign: 2 pairs: mean {}",
+            worst.parse::<f64>().unwrap() / 2.0
+        )) && stderr.contains(&format!("worst one.png ({worst})")),
+        "the summary line: {stderr}"
+    );
 
     // JSON lines carry the name; all-good folders exit 0.
     std::fs::remove_file(ws.path("a/only_a.png")).unwrap();
@@ -541,9 +669,30 @@ fn heatmap_writes_a_png_of_the_teacher_input_size() {
         &["--size", "32"],
     ]
     .concat();
-    stdout(&ws.run(&args));
-    let heat = image::open(ws.path("heat.png")).unwrap();
-    assert_eq!((heat.width(), heat.height()), (32, 32));
+    let printed = stdout(&ws.run(&args));
+    let heat = image::open(ws.path("heat.png")).unwrap().to_rgb8();
+    // The 32x32 view drawn a whole number of times its size, the legend under it.
+    let (width, height) = heat.dimensions();
+    assert!(
+        width >= 32 && width % 32 == 0 && height > width,
+        "{width}x{height}"
+    );
+    // The colour bar runs from dark (no contribution) to bright (the peak).
+    let bar_row = width + 17;
+    let brightness = |x: u32| {
+        heat.get_pixel(x, bar_row)
+            .0
+            .iter()
+            .map(|&c| u32::from(c))
+            .sum::<u32>()
+    };
+    assert!(
+        brightness(12) < 60 && brightness(width - 11) > 600,
+        "{} {}",
+        brightness(12),
+        brightness(width - 11)
+    );
+    assert!(printed.trim().parse::<f64>().unwrap() > 0.0);
 }
 
 #[test]
@@ -661,8 +810,8 @@ impl Workspace {
     #[allow(clippy::zombie_processes)]
     fn run_measured(&self, args: &[&str]) -> (i32, String, u64) {
         use std::io::Read;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_repalign"))
-            .current_dir(self.dir.path())
+        let mut child = self
+            .command()
             .args(args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
@@ -744,8 +893,13 @@ fn mask_and_normalization_reach_the_library() {
         "{printed} vs {expected}"
     );
 
-    // A white mask is no mask; a partial one changes the loss.
+    // A white mask is no mask, grey or RGB (whose luma is 1 + 1 ulp in f32 before the
+    // reader clamps it); a partial one changes the loss.
+    image::RgbImage::from_pixel(48, 40, image::Rgb([255; 3]))
+        .save(ws.path("white_rgb.png"))
+        .unwrap();
     assert_eq!(value(&["--mask", "white.png"]), value(&[]));
+    assert_eq!(value(&["--mask", "white_rgb.png"]), value(&[]));
     assert_ne!(value(&["--mask", "mask.png"]), value(&[]));
     assert_ne!(value(&["--normalization", "sample"]), value(&[]));
 
@@ -773,11 +927,11 @@ fn mask_and_normalization_reach_the_library() {
 #[test]
 fn the_device_is_chosen_at_run_time_among_the_backends_built_in() {
     let ws = Workspace::new();
-    let listing = stdout(&ws.run(&["devices"]));
+    let listing = stdout(&ws.run_on_default_device(&["devices"]));
     assert_eq!(listing.lines().count(), 4, "{listing}");
     assert_eq!(listing.matches("(default)").count(), 1, "{listing}");
     let compare = [&["compare", "output.png", "target.png"][..], &TEACHER].concat();
-    let default = stdout(&ws.run(&compare));
+    let default = stdout(&ws.run_on_default_device(&compare));
     let on_flex = stdout(&ws.run(&[&["--device", "flex"][..], &compare].concat()));
     assert_eq!(default, on_flex);
     for line in listing.lines().filter(|l| l.contains("not in this build")) {
@@ -785,8 +939,8 @@ fn the_device_is_chosen_at_run_time_among_the_backends_built_in() {
         let error = one_line_error(&ws.run(&[&["--device", backend][..], &compare].concat()));
         assert!(error.contains(&format!("--features {backend}")), "{error}");
     }
-    let output = Command::new(env!("CARGO_BIN_EXE_repalign"))
-        .current_dir(ws.dir.path())
+    let output = ws
+        .command()
         .env("REPALIGN_DEVICE", "metal")
         .args(&compare)
         .output()

@@ -1,4 +1,4 @@
-//! What the image reader converts and what it refuses (README: "Bad inputs").
+//! What the image reader converts and what it refuses (docs/guide/bad-inputs.md).
 //! Fixtures: `scripts/reference/make_image_fixtures.py`.
 
 use std::path::{Path, PathBuf};

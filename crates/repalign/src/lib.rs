@@ -43,6 +43,57 @@
 //!
 //! The original trains its students with WNGradW: [`optim::WnGradWConfig`] builds it as a
 //! burn optimizer, stepped like burn's AdamW.
+//!
+//! ## Choosing the taps, weighting regions
+//!
+//! Conv2d and Linear layers are tapped by default, as the original's hooks record
+//! them; a [`TapSelector`] picks other kinds or a subset by module path. A mask
+//! `(B, 1, H, W)` in `[0, 1]`, in the output's coordinates, weights where the loss looks.
+//!
+//! ```
+//! use burn::tensor::{Device, Distribution, Tensor};
+//! use repalign::{LayerKind, LossConfig, RepAlignLoss, TapSelector, teacher};
+//!
+//! # fn main() -> Result<(), repalign::Error> {
+//! let device = Device::flex();
+//! # let weights = repalign::testing::random_weights("vgg11", 0)?;
+//! let teacher = teacher::load("vgg11", weights, &device)?;
+//! // The ReLUs of the feature extractor only (`features.1`, `features.4`, ...).
+//! let selector = TapSelector::default()
+//!     .with_kinds([LayerKind::Relu])
+//!     .with_name_patterns(["features.*"]);
+//! let loss = RepAlignLoss::new(teacher, LossConfig::default()).with_selector(selector);
+//!
+//! let output = Tensor::<4>::random([1, 3, 64, 64], Distribution::Default, &device);
+//! let target = Tensor::<4>::random([1, 3, 64, 64], Distribution::Default, &device);
+//! // Only the left half of the image counts.
+//! let ones = Tensor::<4>::ones([1, 1, 64, 32], &device);
+//! let mask = Tensor::cat(vec![ones.clone(), ones.zeros_like()], 3);
+//! let report = loss.loss_against_masked(&output, &loss.target_features(&target)?, &mask)?;
+//! assert!(!report.layers.is_empty());
+//! assert!(report.layers.iter().all(|layer| layer.info.name.starts_with("features.")));
+//! assert!(report.value()? > 0.0);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Devices
+//!
+//! The backend is chosen at run time among those the build has (cargo features `flex`,
+//! the default, `wgpu`, `cuda`, `tch`): [`Backend::default_device`] takes a GPU where
+//! there is one and the CPU otherwise; [`Backend::device`] opens a named one, with an
+//! error, not a panic, where its driver or hardware is missing.
+//!
+//! ```
+//! use repalign::Backend;
+//!
+//! # fn main() -> Result<(), repalign::Error> {
+//! let (backend, _device) = Backend::default_device()?;
+//! println!("computing on {backend}: {}", backend.describe()?);
+//! assert!(Backend::compiled().contains(&backend));
+//! # Ok(())
+//! # }
+//! ```
 
 #![warn(missing_docs)]
 

@@ -90,6 +90,16 @@ impl TapSelector {
         format!("kinds={};names={patterns}", kinds.join(","))
     }
 
+    /// The selection in words, for errors: `kinds Conv2d, Linear; names features.*`.
+    pub(crate) fn describe(&self) -> String {
+        let kinds: Vec<&str> = self.kinds.iter().map(|k| k.as_str()).collect();
+        let mut text = format!("kinds {}", kinds.join(", "));
+        if !self.patterns.is_empty() {
+            text.push_str(&format!("; names {}", self.patterns.join(", ")));
+        }
+        text
+    }
+
     /// Taps layers of these kinds (replacing the default Conv2d + Linear).
     pub fn with_kinds(mut self, kinds: impl IntoIterator<Item = LayerKind>) -> Self {
         self.kinds = kinds.into_iter().collect();

@@ -84,7 +84,10 @@ pub fn random_weights(name: &str, seed: u64) -> crate::Result<WeightStore> {
         seed,
         recipes: Arc::new(Mutex::new(Vec::new())),
     };
-    let device = burn::tensor::Device::default();
+    // Built once to record what it takes, on the CPU whatever else the build has.
+    let device = crate::Backend::Flex
+        .device()
+        .unwrap_or_else(|_| burn::tensor::Device::default());
     drop(crate::teacher::build_named(
         name,
         WeightStore::inventing(inventor.clone()),

@@ -1,5 +1,5 @@
 //! Broken or mismatched weight files end in a typed error naming the file and, where
-//! there is one, the key (README: "Bad inputs").
+//! there is one, the key (docs/guide/bad-inputs.md).
 
 use repalign::teacher;
 use repalign::testing::WeightRecipe;

@@ -6,8 +6,8 @@
 
 mod axis;
 mod chart;
-mod font;
-mod labels;
+pub(crate) mod font;
+pub(crate) mod labels;
 
 use std::path::{Path, PathBuf};
 

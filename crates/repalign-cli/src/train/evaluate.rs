@@ -7,21 +7,24 @@ use std::path::Path;
 use burn::module::Module;
 use burn::tensor::Tensor;
 use repalign::RepAlignLoss;
+use repalign::judge::Judge;
 
 use super::data::HeldOut;
 use super::student::{Student, upsample};
 use crate::backend::tensor_values;
 use crate::error::CliError;
-use crate::output::write_png;
+use crate::picture::{self, Panel};
 
 /// Scores every method on every held-out photo, writes `<photo>_compare.png`
 /// (input upsampled bicubically | each student in training order | ground truth) and
-/// `<photo>_detail.png` (the same, centre crops), and returns the markdown table of the
-/// means.
+/// `<photo>_detail.png` (the same, centre crops, drawn twice their size), each panel
+/// captioned with its method, PSNR and (given `lpips`) LPIPS against the ground truth,
+/// and returns the markdown table of the means.
 pub fn evaluate(
     trained: &[(String, Student)],
     held_out: &[HeldOut],
     judges: &[(String, RepAlignLoss)],
+    lpips: Option<&Judge>,
     out: &Path,
 ) -> Result<String, CliError> {
     let students: Vec<(&str, Student)> = trained
@@ -45,9 +48,13 @@ pub fn evaluate(
             }
         }
         panels.push(photo.high.clone());
-        write_side_by_side(&out.join(format!("{}_compare.png", photo.name)), &panels)?;
+        let mut names = methods.clone();
+        names.push("ground truth");
         let detail: Vec<Tensor<4>> = panels.iter().map(|p| center(p, DETAIL)).collect();
-        write_side_by_side(&out.join(format!("{}_detail.png", photo.name)), &detail)?;
+        let compare = out.join(format!("{}_compare.png", photo.name));
+        picture::write_strip(&compare, &captioned(&names, panels, lpips)?, 1)?;
+        let detail_file = out.join(format!("{}_detail.png", photo.name));
+        picture::write_strip(&detail_file, &captioned(&names, detail, lpips)?, 2)?;
     }
 
     let count = held_out.len().max(1) as f64;
@@ -89,24 +96,32 @@ fn psnr(output: &Tensor<4>, target: &Tensor<4>) -> Result<f64, CliError> {
     Ok(10.0 * (1.0 / mse.max(1e-12)).log10())
 }
 
-/// Writes same-height `(1, 3, H, W)` images in [0, 1] next to each other as a PNG.
-pub(super) fn write_side_by_side(path: &Path, panels: &[Tensor<4>]) -> Result<(), CliError> {
-    const GAP: usize = 4;
-    let height = panels.first().map_or(0, |p| p.dims()[2]);
-    let widths: Vec<usize> = panels.iter().map(|p| p.dims()[3]).collect();
-    let total = widths.iter().sum::<usize>() + GAP * panels.len().saturating_sub(1);
-    let mut canvas = image::RgbImage::from_pixel(total as u32, height as u32, image::Rgb([255, 255, 255]));
-    let mut left = 0;
-    for (panel, width) in panels.iter().zip(&widths) {
-        let values = tensor_values(panel.clone())?;
-        let plane = height * width;
-        for y in 0..height {
-            for x in 0..*width {
-                let at = |c: usize| (values[c * plane + y * width + x].clamp(0.0, 1.0) * 255.0).round() as u8;
-                canvas.put_pixel((left + x) as u32, y as u32, image::Rgb([at(0), at(1), at(2)]));
+/// The panels of a picture whose last image is the ground truth, each captioned with
+/// its name and, but for the last, its PSNR and (given `lpips`) LPIPS against it.
+pub(super) fn captioned(
+    names: &[&str],
+    images: Vec<Tensor<4>>,
+    lpips: Option<&Judge>,
+) -> Result<Vec<Panel>, CliError> {
+    let Some(truth) = images.last().cloned() else {
+        return Ok(Vec::new());
+    };
+    let count = images.len();
+    images
+        .into_iter()
+        .zip(names)
+        .enumerate()
+        .map(|(index, (image, name))| {
+            let mut caption = vec![(*name).to_owned()];
+            if index + 1 < count {
+                caption.push(format!("PSNR {:.2} dB", psnr(&image, &truth)?));
+                if let Some(judge) = lpips {
+                    let value = tensor_values(judge.score(&image, &truth)?)?[0];
+                    let metric = judge.metric().name().replacen("lpips", "LPIPS", 1);
+                    caption.push(format!("{metric} {value:.4}"));
+                }
             }
-        }
-        left += width + GAP;
-    }
-    write_png(path, &canvas)
+            Ok(Panel { image, caption })
+        })
+        .collect()
 }

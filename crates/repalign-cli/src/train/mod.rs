@@ -11,6 +11,7 @@ mod student;
 pub mod study;
 
 use burn::tensor::Device;
+use repalign::judge::Metric;
 use repalign::{LossConfig, TargetCache};
 use run::{Objective, Settings, Term};
 
@@ -23,12 +24,24 @@ pub fn run(args: &TrainArgs, device: &Device) -> Result<(), CliError> {
     check_args(args)?;
     let cache_root = repalign_fetch::cache_dir(args.cache_dir.as_deref())?;
     let (train_files, held_out_files) = data::photo_files(&repalign_fetch::photos_dir(&cache_root))?;
+    // The training teacher taps what --kinds and --taps choose; judges the default.
     let teacher_args = |name: &str, no_resize: bool| TeacherArgs {
         teacher: Some(name.to_owned()),
         weights: None,
         cache_dir: args.cache_dir.clone(),
         size: None,
         no_resize,
+        resize: None,
+        kinds: if name == args.teacher {
+            args.kinds.clone()
+        } else {
+            Vec::new()
+        },
+        taps: if name == args.teacher {
+            args.taps.clone()
+        } else {
+            Vec::new()
+        },
     };
     let weighting = crate::cli::weighting(&args.weighting)?;
     let config = LossConfig::default()
@@ -111,7 +124,17 @@ pub fn run(args: &TrainArgs, device: &Device) -> Result<(), CliError> {
         stats.resident_bytes as f64 / (1u64 << 20) as f64
     );
     curve::write_svg(&args.out.join("loss_curves.svg"), &curves)?;
-    let table = evaluate::evaluate(&trained, &held_out, &judges, &args.out)?;
+    // The pictures' captions give LPIPS where its weights are fetched; training needs
+    // only the teachers', so without them the captions give PSNR alone.
+    let lpips = match crate::judge::load(Metric::LpipsAlex, args.cache_dir.as_deref(), device) {
+        Ok(judge) => Some(judge),
+        Err(CliError::Usage(why)) => {
+            eprintln!("repalign: the pictures' captions leave LPIPS out: {why}");
+            None
+        }
+        Err(error) => return Err(error),
+    };
+    let table = evaluate::evaluate(&trained, &held_out, &judges, lpips.as_ref(), &args.out)?;
     println!("{table}");
     output::write_file(&args.out.join("results.md"), table.as_bytes())?;
     eprintln!("wrote {}", args.out.display());

@@ -15,13 +15,14 @@ use repalign::judge::{Judge, Metric};
 use repalign::{LossConfig, Normalization, RepAlignLoss, TargetCache, Weighting};
 
 use super::data::{self, HeldOut};
-use super::evaluate::{center, write_side_by_side};
+use super::evaluate::{captioned, center};
 use super::run::{self, Objective, Settings, Term};
 use super::student::{Student, upsample};
 use crate::backend::tensor_values;
 use crate::cli::{StudyArgs, TeacherArgs};
 use crate::error::CliError;
 use crate::output;
+use crate::picture;
 use crate::teacher_args::build_loss;
 
 /// The photos the students train on: the rest of `repalign fetch photos`, named so
@@ -233,6 +234,9 @@ fn repalign_loss(
         cache_dir: args.cache_dir.clone(),
         size: None,
         no_resize: at_own_size,
+        resize: None,
+        kinds: Vec::new(),
+        taps: Vec::new(),
     };
     build_loss(&teacher, config, device)
 }
@@ -437,6 +441,13 @@ pub fn run(args: &StudyArgs, device: &Device) -> Result<(), CliError> {
         }
     }
 
+    let lpips = yardsticks.iter().find_map(|yardstick| match yardstick {
+        Yardstick::Judge(judge) if judge.metric() == Metric::LpipsAlex => Some(judge),
+        _ => None,
+    });
+    let mut names = vec!["bicubic"];
+    names.extend(plan.methods.iter().map(|method| method.name()));
+    names.push("ground truth");
     for photo in &test {
         let mut panels = vec![center(&upsample(photo.low.clone())?.clamp(0.0, 1.0), DETAIL)];
         for student in &pictures {
@@ -446,7 +457,8 @@ pub fn run(args: &StudyArgs, device: &Device) -> Result<(), CliError> {
             ));
         }
         panels.push(center(&photo.high, DETAIL));
-        write_side_by_side(&args.out.join(format!("{}_grid.png", photo.name)), &panels)?;
+        let grid = args.out.join(format!("{}_grid.png", photo.name));
+        picture::write_strip(&grid, &captioned(&names, panels, lpips)?, 2)?;
     }
     let table = table(&plan, &yardsticks, &scores, &test);
     println!("{table}");

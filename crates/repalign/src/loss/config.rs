@@ -89,7 +89,7 @@ impl Default for Normalization {
 /// preprocessing; the weights stay f32 in memory and are cast as each layer meets them,
 /// as `torch.autocast` casts them), except LayerNorm and softmax, which compute in f32
 /// as autocast runs them; each tap is cast back to f32 for the loss. How far that is
-/// from the f32 loss is measured, not assumed: see the README's backends section.
+/// from the f32 loss is measured, not assumed: see docs/guide/backends.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Precision {
     /// Single precision, as the PyTorch original.

@@ -336,7 +336,7 @@ mod tests {
         group: usize,
         mask: Option<(&[f32], [usize; 3])>,
     ) -> (f32, f64, Vec<f32>) {
-        let device = Device::default();
+        let device = Device::flex();
         let autodiff = device.clone().autodiff();
         let output =
             Tensor::<3>::from_data(TensorData::new(output.to_vec(), shape), &autodiff).require_grad();
@@ -458,7 +458,7 @@ mod tests {
     #[test]
     fn untracked_output_gets_the_value_without_a_gradient_pass() {
         let shape = [1, 2, 6];
-        let device = Device::default();
+        let device = Device::flex();
         let output = Tensor::<3>::from_data(TensorData::new(values(shape, 2, 3), shape), &device);
         let target = Tensor::<3>::from_data(TensorData::new(values(shape, 2, 4), shape), &device);
         let (want, _) = tensor_formula(output.clone(), target.clone(), 2, None);

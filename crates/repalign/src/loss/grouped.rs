@@ -89,13 +89,12 @@ fn normalize_groups(values: Tensor<3>, group: usize, padded: usize) -> Tensor<4>
     groups / norm
 }
 
-/// The per-position share of `S_i`: squared differences of the normalised groups
-/// summed over channels, `(B, L)` (padding dropped). Summing it gives `S_i` minus the
-/// padded positions' part.
-pub(crate) fn grouped_distance_map(output: Tensor<3>, target: Tensor<3>, group: usize) -> Tensor<2> {
-    let [batch, _, len] = output.dims();
+/// Each element's share of `S_i`: the squared differences of the normalised groups,
+/// `(B, C, L)` (padding dropped). Summing it gives `S_i` minus the padded positions' part.
+pub(crate) fn grouped_distance_map(output: Tensor<3>, target: Tensor<3>, group: usize) -> Tensor<3> {
+    let [batch, channels, len] = output.dims();
     let padded = padded_len(len, group);
     let diff = normalize_groups(output, group, padded) - normalize_groups(target, group, padded);
-    let per_position: Tensor<2> = diff.square().sum_dim(1).reshape([batch, padded]);
-    per_position.slice([0..batch, 0..len])
+    let elements: Tensor<3> = diff.square().reshape([batch, channels, padded]);
+    elements.slice([0..batch, 0..channels, 0..len])
 }

@@ -9,14 +9,15 @@ use crate::error::{Error, Result};
 use crate::features::Features;
 use crate::preprocess::resample::{self, Interpolation};
 use crate::preprocess::resize::resampling_matrix;
+use crate::taps::LayerKind;
 
 impl RepAlignLoss {
     /// Per-pixel contributions to the loss, `(B, height, width)`: for every spatial tap
-    /// `(B, C, H_i, W_i)`, the squared differences of its normalised groups summed over
-    /// channels (whole samples: divided by the sample's element count), scaled by
-    /// `w_i / Σ N`, bilinearly upsampled to `height`x`width` (the
-    /// teacher's input size) and summed over taps. Token and vector taps (Linear
-    /// layers) have no place in the image and are left out.
+    /// (a conv's `(B, C, H_i, W_i)`, or a Linear's channels-last `(B, H_i, W_i, C)` as in
+    /// ConvNeXt), the squared differences of its normalised groups summed over channels
+    /// (whole samples: divided by the sample's element count), scaled by `w_i / Σ N`,
+    /// bilinearly upsampled to `height`x`width` (the teacher's input size) and summed
+    /// over taps. Token and vector taps have no place in the image and are left out.
     ///
     /// # Errors
     /// As [`loss`](Self::loss); [`Error::Config`] when no tap is spatial.
@@ -31,16 +32,24 @@ impl RepAlignLoss {
         let total = report.elements();
         let mut heat: Option<Tensor<3>> = None;
         for ((out, tgt), layer) in output.taps().iter().zip(target.taps()).zip(&report.layers) {
-            let [batch, _, tap_h, tap_w] = match out.info.shape[..] {
-                [b, c, h, w] => [b, c, h, w],
+            let channels_last = out.info.kind == LayerKind::Linear;
+            let [batch, tap_h, tap_w, channels] = match out.info.shape[..] {
+                [b, h, w, c] if channels_last => [b, h, w, c],
+                [b, c, h, w] => [b, h, w, c],
                 _ => continue,
             };
             let (output, target) = (out.value.clone(), tgt.value.clone().detach());
-            let map = match self.config.normalization() {
+            let elements = match self.config.normalization() {
                 Normalization::Groups { size } => grouped_distance_map(output, target, size),
                 Normalization::Sample => sample_distance_map(output, target),
-            }
-            .reshape([batch, 1, tap_h, tap_w]);
+            };
+            let map: Tensor<4> = if channels_last {
+                let per_position: Tensor<4> = elements.reshape([batch, tap_h, tap_w, channels]).sum_dim(3);
+                per_position.reshape([batch, 1, tap_h, tap_w])
+            } else {
+                let per_position: Tensor<3> = elements.sum_dim(1);
+                per_position.reshape([batch, 1, tap_h, tap_w])
+            };
             let device = map.device();
             let rows = resampling_matrix(
                 resample::plain(tap_h, height, 0..height, Interpolation::Bilinear, None),
@@ -62,6 +71,8 @@ impl RepAlignLoss {
                 None => up,
             });
         }
-        heat.ok_or_else(|| Error::Config("no spatial (Conv2d) tap to draw a heat map from".into()))
+        heat.ok_or_else(|| {
+            Error::Config("no spatial tap (a conv, or a channels-last Linear) to draw a heat map from".into())
+        })
     }
 }

@@ -13,7 +13,7 @@ use burn::tensor::module::adaptive_avg_pool2d;
 use crate::error::{Error, Result};
 use crate::host;
 use crate::preprocess::Preprocess;
-use crate::taps::TapInfo;
+use crate::taps::{LayerKind, TapInfo};
 use crate::teacher::TokenLayout;
 
 /// A validated mask at the teacher's input size.
@@ -93,11 +93,19 @@ impl InputMask {
     }
 
     /// The weights a tap's `(B, C, L)` view gets, broadcastable to it: `(B, 1, h·w)`
-    /// for a conv tap, `(B, T, 1)` for token taps, `(B, 1, 1)` otherwise.
+    /// for a conv tap, `(B, h, w·C)` for a channels-last Linear tap `(B, h, w, C)`,
+    /// `(B, T, 1)` for token taps, `(B, 1, 1)` otherwise.
     pub(crate) fn for_tap(&self, info: &TapInfo) -> Tensor<3> {
         let batch = self.values.dims()[0];
         let whole = || self.values.clone().mean_dim(3).mean_dim(2).reshape([batch, 1, 1]);
         match (info.shape.as_slice(), self.tokens) {
+            // A Linear on a channels-last `(B, H, W, C)` tensor (ConvNeXt's blocks): its
+            // `(B, H, W·C)` view weights each position's C values by the mask there.
+            (&[_, h, w, channels], _) if info.kind == LayerKind::Linear => {
+                let pooled: Tensor<4> =
+                    adaptive_avg_pool2d(self.values.clone(), [h, w]).reshape([batch, h, w, 1]);
+                pooled.repeat_dim(3, channels).reshape([batch, h, w * channels])
+            }
             (&[_, _, h, w], _) => adaptive_avg_pool2d(self.values.clone(), [h, w]).reshape([batch, 1, h * w]),
             (&[_, tokens, _], Some(layout)) if tokens == layout.prefix + layout.rows * layout.cols => {
                 let patches = adaptive_avg_pool2d(self.values.clone(), [layout.rows, layout.cols]).reshape([

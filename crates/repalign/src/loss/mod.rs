@@ -133,7 +133,15 @@ impl RepAlignLoss {
         let input = self.checked_input(image, argument)?;
         let mut taps = Taps::new(&self.selector);
         self.teacher.forward(input, &mut taps);
-        Ok(Features::new(taps.into_vec(), batch))
+        let taps = taps.into_vec();
+        if taps.is_empty() {
+            return Err(Error::Config(format!(
+                "no layer of {} matches the tap selection ({})",
+                self.teacher.name(),
+                self.selector.describe()
+            )));
+        }
+        Ok(Features::new(taps, batch))
     }
 
     /// Checks an image (shape, dtype, finite values, a size the teacher takes) and

@@ -35,11 +35,10 @@ fn normalize_samples(values: Tensor<3>) -> Tensor<3> {
     values / norm
 }
 
-/// The per-position share of `S_i`, `(B, L)`: squared differences summed over
-/// channels, divided by the sample's element count.
-pub(crate) fn sample_distance_map(output: Tensor<3>, target: Tensor<3>) -> Tensor<2> {
-    let [batch, channels, len] = output.dims();
+/// Each element's share of `S_i`, `(B, C, L)`: its squared difference divided by the
+/// sample's element count.
+pub(crate) fn sample_distance_map(output: Tensor<3>, target: Tensor<3>) -> Tensor<3> {
+    let [_, channels, len] = output.dims();
     let distances = (normalize_samples(output) - normalize_samples(target)).square();
-    let per_position: Tensor<3> = distances.sum_dim(1) / (channels * len) as f64;
-    per_position.reshape([batch, len])
+    distances / (channels * len) as f64
 }

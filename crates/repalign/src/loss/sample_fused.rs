@@ -162,7 +162,7 @@ mod tests {
         mask: Option<(&[f32], [usize; 3])>,
         seed: u64,
     ) -> (f32, f64, Vec<f32>) {
-        let device = Device::default();
+        let device = Device::flex();
         let autodiff = device.clone().autodiff();
         let count = shape.iter().product();
         let output =

@@ -53,6 +53,19 @@ impl Preprocess {
             .then(Step::Normalize(normalize))
     }
 
+    /// The original's current preprocessing: `Resize((height, width))` (bilinear,
+    /// antialias, the aspect ratio not kept, no crop), `Normalize(mean, std)`.
+    pub fn resize_exact_normalize(height: usize, width: usize, normalize: Normalize) -> Self {
+        let resize = Resize {
+            target: ResizeTarget::Exact { height, width },
+            interpolation: Interpolation::Bilinear,
+            antialias: true,
+        };
+        Preprocess::identity()
+            .then(Step::Resize(resize))
+            .then(Step::Normalize(normalize))
+    }
+
     /// The same pipeline without the resize and crop steps (the image keeps its size).
     pub fn without_resizing(&self) -> Self {
         Preprocess {

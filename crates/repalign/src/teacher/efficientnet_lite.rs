@@ -372,7 +372,7 @@ mod tests {
 
     #[test]
     fn same_padding_puts_the_odd_pixel_at_the_end() {
-        let device = Device::default();
+        let device = Device::flex();
         let mut store =
             WeightStore::from_tensors("t", [("c.weight".to_owned(), vec![1, 1, 5, 5], vec![0.0; 25])]);
         let conv = SameConv::load(store.scope(&device).at("c"), (1, 1, 5, 2, 1)).unwrap();

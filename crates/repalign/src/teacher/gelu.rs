@@ -132,7 +132,7 @@ mod tests {
     #[test]
     fn value_and_gradient_match_burns_gelu() {
         let points = points();
-        let device = Device::default();
+        let device = Device::flex();
         let autodiff = device.clone().autodiff();
         let shape = [points.len()];
         let input =
@@ -166,7 +166,7 @@ mod tests {
 
     #[test]
     fn untracked_input_gets_the_value_alone() {
-        let device = Device::default();
+        let device = Device::flex();
         let input = Tensor::<2>::from_data(TensorData::new(vec![-1.0f32, 0.5, 2.0, -3.0], [2, 2]), &device);
         let ours = super::on_host(&input)
             .expect("CPU")

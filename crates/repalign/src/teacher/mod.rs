@@ -1,6 +1,7 @@
 //! Teachers: frozen pretrained networks that record taps in PyTorch's execution order.
 
 mod alexnet;
+mod convnext;
 mod dinov2;
 mod efficientnet;
 mod efficientnet_lite;

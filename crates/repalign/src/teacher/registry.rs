@@ -68,6 +68,7 @@ static FAMILIES: &[&dyn Registered] = &[
     &Registration::<super::mobilenet::MobileNetV2>::NEW,
     &Registration::<super::efficientnet::EfficientNet>::NEW,
     &Registration::<super::efficientnet_lite::EfficientNetLite>::NEW,
+    &Registration::<super::convnext::ConvNext>::NEW,
     &Registration::<super::dinov2::Dinov2>::NEW,
 ];
 

@@ -276,7 +276,7 @@ mod tests {
 
     #[test]
     fn every_key_must_be_taken_once() {
-        let device = Device::default();
+        let device = Device::flex();
         let mut store = WeightStore::from_tensors(
             "test",
             [

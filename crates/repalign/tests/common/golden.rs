@@ -18,7 +18,7 @@ use super::*;
 /// How far two f32 computations of the same network may put a tap's values apart,
 /// element by element, relative to the tap's [`rms`]: `devices::taps_agree_across_devices`
 /// holds every device to it, with margin over what Flex and wgpu were measured to
-/// disagree by (README, backends).
+/// disagree by (docs/guide/backends.md).
 pub const F32_TAP_NOISE: f64 = 5e-4;
 
 /// A tap's root mean square, the scale [`F32_TAP_NOISE`] is relative to.
@@ -55,9 +55,14 @@ impl GoldenCase {
                 "{name}: normalisation"
             );
         }
-        let preprocess = match pre["resize"].as_u64() {
-            Some(size) => Preprocess::resize_crop_normalize(size as usize, normalize),
-            None => Preprocess::identity().then(Step::Normalize(normalize)),
+        let preprocess = match (pre["resize"].as_u64(), pre["resize_hw"].as_array()) {
+            (Some(size), _) => Preprocess::resize_crop_normalize(size as usize, normalize),
+            // The original's current `Resize((H, W))`: bilinear, antialiased, no crop.
+            (None, Some(hw)) => {
+                let side = |i: usize| hw[i].as_u64().unwrap() as usize;
+                Preprocess::resize_exact_normalize(side(0), side(1), normalize)
+            }
+            (None, None) => Preprocess::identity().then(Step::Normalize(normalize)),
         };
         let size = fixture["group_size"].as_u64().unwrap() as usize;
         // Fixtures of the first version say nothing: groups.

@@ -3,6 +3,7 @@
 //! `scripts/reference/`).
 
 mod cnn;
+mod convnext;
 mod dinov2;
 mod mobile;
 mod resize;

@@ -15,4 +15,6 @@ golden!(
     dinov2_hf_reg_resize_sample_masked_linear,
     dinov2_hf_168x252_sample_none,
     dinov2_hf_126x98_g3_masked_exp,
+    vgg16_resize_hw_sample_linear,
+    dinov2_hf_resize_hw_sample_masked_linear,
 );

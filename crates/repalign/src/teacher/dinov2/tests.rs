@@ -109,7 +109,7 @@ fn selected_tap_names(
     width: usize,
     selector: &TapSelector,
 ) -> Vec<String> {
-    let device = Device::default();
+    let device = Device::flex();
     let input = Tensor::<4>::zeros([1, 3, height, width], &device);
     let mut taps = Taps::new(selector);
     teacher.forward(input, &mut taps);
@@ -144,7 +144,7 @@ fn hub_taps_follow_the_hub_modules() {
     let teacher = teacher::load(
         "dinov2",
         store(tiny(Layout::TorchHub, 2, 0, false)),
-        &Device::default(),
+        &Device::flex(),
     )
     .unwrap();
     assert_eq!(
@@ -164,7 +164,7 @@ fn hub_taps_follow_the_hub_modules() {
     let teacher = teacher::load(
         "dinov2",
         store(tiny(Layout::TorchHub, 1, 4, true)),
-        &Device::default(),
+        &Device::flex(),
     )
     .unwrap();
     assert_eq!(
@@ -181,7 +181,7 @@ fn hub_taps_follow_the_hub_modules() {
 
 #[test]
 fn transformers_taps_follow_the_checkpoint_modules() {
-    let teacher = teacher::load("dinov2", store(tiny(HF4, 1, 4, true)), &Device::default()).unwrap();
+    let teacher = teacher::load("dinov2", store(tiny(HF4, 1, 4, true)), &Device::flex()).unwrap();
     assert_eq!(
         tap_names(teacher.as_ref(), 42, 28),
         [
@@ -232,7 +232,7 @@ fn infers_the_transformers_5_naming_from_the_weights() {
 
 #[test]
 fn transformers_5_taps_follow_its_modules() {
-    let teacher = teacher::load("dinov2", store(tiny(HF5, 2, 4, false)), &Device::default()).unwrap();
+    let teacher = teacher::load("dinov2", store(tiny(HF5, 2, 4, false)), &Device::flex()).unwrap();
     assert_eq!(
         tap_names(teacher.as_ref(), 28, 42),
         [
@@ -252,7 +252,7 @@ fn transformers_5_taps_follow_its_modules() {
         ]
     );
     // The SwiGLU split in two Linears records three taps, gate first.
-    let teacher = teacher::load("dinov2", store(tiny(HF5, 1, 0, true)), &Device::default()).unwrap();
+    let teacher = teacher::load("dinov2", store(tiny(HF5, 1, 0, true)), &Device::flex()).unwrap();
     assert_eq!(
         tap_names(teacher.as_ref(), 42, 28),
         [
@@ -276,7 +276,7 @@ fn transformers_5_taps_follow_its_modules() {
 fn activation_taps_are_named_as_the_release_names_them() {
     let selector = TapSelector::default().with_kinds(LayerKind::ALL);
     let block = |layout: Layout, swiglu: bool| -> Vec<String> {
-        let teacher = teacher::load("dinov2", store(tiny(layout, 1, 0, swiglu)), &Device::default()).unwrap();
+        let teacher = teacher::load("dinov2", store(tiny(layout, 1, 0, swiglu)), &Device::flex()).unwrap();
         let names = selected_tap_names(teacher.as_ref(), 14, 14, &selector);
         let prefix = "encoder.layer.0.";
         names
@@ -311,7 +311,7 @@ fn activation_taps_are_named_as_the_release_names_them() {
 
 #[test]
 fn transformers_5_errors_name_the_first_bad_key() {
-    let device = Device::default();
+    let device = Device::flex();
     let mut keys = tiny(HF5, 1, 0, true);
     keys.retain(|(k, _)| k != "encoder.layer.0.attention.k_proj.bias");
     let err = teacher::load("dinov2", store(keys), &device)
@@ -367,7 +367,7 @@ fn refuses_sides_that_are_not_multiples_of_14() {
     let teacher = teacher::load(
         "dinov2",
         store(tiny(Layout::TorchHub, 1, 0, false)),
-        &Device::default(),
+        &Device::flex(),
     )
     .unwrap();
     assert!(teacher.check_input(224, 168).is_ok());
@@ -379,7 +379,7 @@ fn refuses_sides_that_are_not_multiples_of_14() {
 
 #[test]
 fn missing_and_unexpected_keys_are_named() {
-    let device = Device::default();
+    let device = Device::flex();
     let mut keys = tiny(Layout::TorchHub, 1, 0, false);
     keys.retain(|(k, _)| k != "blocks.0.attn.proj.bias");
     let err = teacher::load("dinov2", store(keys), &device)
@@ -416,7 +416,7 @@ fn missing_and_unexpected_keys_are_named() {
 fn mask_token_is_optional() {
     let mut keys = tiny(HF4, 1, 0, false);
     keys.retain(|(k, _)| k != "embeddings.mask_token");
-    assert!(teacher::load("dinov2", store(keys), &Device::default()).is_ok());
+    assert!(teacher::load("dinov2", store(keys), &Device::flex()).is_ok());
 }
 
 #[test]
@@ -471,7 +471,7 @@ fn released_names_follow_the_shapes() {
     let err = teacher::load(
         "dinov2_vits14",
         store(tiny(Layout::TorchHub, 1, 0, false)),
-        &Device::default(),
+        &Device::flex(),
     )
     .unwrap_err()
     .to_string();
@@ -481,7 +481,7 @@ fn released_names_follow_the_shapes() {
 
 #[test]
 fn native_grid_is_used_as_is_and_other_grids_are_resampled() {
-    let device = Device::default();
+    let device = Device::flex();
     let values: Vec<f32> = (0..(1 + GRID * GRID) * 2).map(|i| i as f32).collect();
     let embedding = Tensor::<3>::from_data(TensorData::new(values.clone(), [1, 1 + GRID * GRID, 2]), &device);
     for interpolation in [
