@@ -96,22 +96,22 @@ pub fn run(args: &CompareArgs, device: &Device) -> Result<(), CliError> {
     check_sizes(&loss, &output.dims(), &target.dims())?;
 
     let target_features = loss.target_features(&target)?;
-    let report = match &args.mask {
+    // The output's features outlive the loss only for the heat map (never masked).
+    let (report, heat_features) = match &args.mask {
         Some(path) => {
             let mask = image_io::load_mask(path, args.max_pixels, device)?;
-            loss.loss_against_masked(&output, &target_features, &mask)?
+            (loss.loss_against_masked(&output, &target_features, &mask)?, None)
         }
         None => {
             let output_features = loss.features(&output)?;
             let report = loss.loss(&output_features, &target_features)?;
-            if let Some(path) = &args.heatmap {
-                let value = report.value()?;
-                heatmap::write(path, &loss, &output, &output_features, &target_features, value)?;
-            }
-            report
+            (report, args.heatmap.is_some().then_some(output_features))
         }
     };
     let value = report.value()?;
+    if let (Some(path), Some(output_features)) = (&args.heatmap, &heat_features) {
+        heatmap::write(path, &loss, &output, output_features, &target_features, value)?;
+    }
     let line = report_line(args.json, None, loss.teacher().name(), value, &report)?;
     writeln!(std::io::stdout().lock(), "{line}").map_err(CliError::stdout)?;
     if let Some(plot_file) = &plot_file {

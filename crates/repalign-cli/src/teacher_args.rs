@@ -35,12 +35,7 @@ pub fn build_loss(args: &TeacherArgs, config: LossConfig, device: &Device) -> Re
 /// `--kinds` and `--taps`: the layers tapped (default: Conv2d and Linear, every name).
 fn selector(args: &TeacherArgs) -> Result<TapSelector, CliError> {
     let mut selector = TapSelector::default();
-    let kinds: Vec<&str> = args
-        .kinds
-        .iter()
-        .map(|k| k.trim())
-        .filter(|k| !k.is_empty())
-        .collect();
+    let kinds = listed(&args.kinds);
     if !kinds.is_empty() {
         let parsed = kinds
             .iter()
@@ -59,12 +54,7 @@ fn selector(args: &TeacherArgs) -> Result<TapSelector, CliError> {
             .collect::<Result<Vec<_>, _>>()?;
         selector = selector.with_kinds(parsed);
     }
-    let patterns: Vec<&str> = args
-        .taps
-        .iter()
-        .map(|p| p.trim())
-        .filter(|p| !p.is_empty())
-        .collect();
+    let patterns = listed(&args.taps);
     if !patterns.is_empty() {
         selector = selector.with_name_patterns(patterns);
     }
@@ -99,4 +89,13 @@ fn weights_file(args: &TeacherArgs) -> Result<PathBuf, CliError> {
             format!("no weights for `{name}`: pass --weights FILE (safetensors with the reference key names)")
         }
     }))
+}
+
+/// The non-empty items of a comma-separated option, trimmed (`--kinds relu, ,gelu`).
+fn listed(values: &[String]) -> Vec<&str> {
+    values
+        .iter()
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .collect()
 }
